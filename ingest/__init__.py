@@ -1,0 +1,1 @@
+"""Ingestion: loading files into documents, chunking them, embedding and indexing the chunks."""

@@ -1,0 +1,147 @@
+"""Indexing: bring the store in line with a folder (or a file, or a .jsonl corpus).
+
+For each loaded document, its content hash is compared with the one stored with it:
+
+- unchanged: nothing is embedded or written;
+- new or changed: its chunks are embedded and upserted, chunks it no longer has are deleted, and only then is
+  its document record (with the new hash) written. A run killed part-way therefore leaves at worst a document
+  whose record still carries the old hash, and the next run redoes exactly that document;
+- removed (in the store under the same root, no longer loaded): its chunks and record are deleted, unless the
+  file failed to load this time, in which case its last good version is kept.
+
+Chunks are embedded in groups of several documents, so the encoder sees full batches.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ingest.chunking import chunk_document
+from ingest.embedding import Embedder
+from ingest.loaders import LoadProblem, load_path
+from ingest.models import Chunk, Document
+
+if TYPE_CHECKING:
+    from service.store import ChromaStore
+
+log = logging.getLogger(__name__)
+
+FLUSH_CHUNKS = 256
+
+
+@dataclass
+class IngestReport:
+    root: str = ""
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    chunks_embedded: int = 0
+    problems: list[LoadProblem] = field(default_factory=list)
+
+    def summary(self) -> str:
+        return (
+            f"added {len(self.added)}, updated {len(self.updated)}, unchanged {len(self.unchanged)}, "
+            f"removed {len(self.removed)} documents; embedded {self.chunks_embedded} chunks; "
+            f"{len(self.problems)} skipped"
+        )
+
+
+class _Progress:
+    def __init__(self, total: int, enabled: bool | None) -> None:
+        self.bar = None
+        if total and enabled is not False:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, unit="chunk", desc="embedding", file=sys.stderr, disable=enabled is None
+                            and not sys.stderr.isatty())
+
+    def update(self, n: int) -> None:
+        if self.bar is not None:
+            self.bar.update(n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+class Indexer:
+    def __init__(self, store: ChromaStore, embedder: Embedder, max_tokens: int) -> None:
+        self.store = store
+        self.embedder = embedder
+        self.max_tokens = max_tokens
+
+    def chunk(self, document: Document) -> list[Chunk]:
+        return chunk_document(document, self.embedder.count_tokens, self.max_tokens)
+
+    def ingest(self, target: Path, progress: bool | None = None,
+               on_file: Callable[[Path], None] | None = None) -> IngestReport:
+        report = IngestReport()
+        root, documents = load_path(target, report.problems, on_file)
+        report.root = root
+        documents = self._dedupe(documents, report)
+        self.index_documents(documents, report, progress)
+        self._remove_missing(root, {doc.id for doc in documents}, report)
+        return report
+
+    def _dedupe(self, documents: list[Document], report: IngestReport) -> list[Document]:
+        seen: dict[str, Document] = {}
+        for doc in documents:
+            if doc.id in seen:
+                report.problems.append(LoadProblem(doc.source, f"duplicate document id {doc.id!r}; kept the first"))
+                continue
+            seen[doc.id] = doc
+        return list(seen.values())
+
+    def index_documents(self, documents: list[Document], report: IngestReport, progress: bool | None) -> None:
+        stored = {record.id: record for record in self.store.documents()}
+        pending: list[tuple[Document, list[Chunk]]] = []
+        for doc in documents:
+            record = stored.get(doc.id)
+            if record is not None and record.hash == doc.hash:
+                report.unchanged.append(doc.id)
+                continue
+            (report.updated if record is not None else report.added).append(doc.id)
+            pending.append((doc, self.chunk(doc)))
+        bar = _Progress(sum(len(chunks) for _, chunks in pending), progress)
+        try:
+            group: list[tuple[Document, list[Chunk]]] = []
+            for item in pending:
+                group.append(item)
+                if sum(len(chunks) for _, chunks in group) >= FLUSH_CHUNKS:
+                    self._write_group(group, report, bar)
+                    group = []
+            if group:
+                self._write_group(group, report, bar)
+        finally:
+            bar.close()
+
+    def _write_group(self, group: list[tuple[Document, list[Chunk]]], report: IngestReport, bar: _Progress) -> None:
+        texts = [chunk.text for _, chunks in group for chunk in chunks]
+        vectors = self.embedder.embed(texts)
+        report.chunks_embedded += len(texts)
+        bar.update(len(texts))
+        offset = 0
+        for doc, chunks in group:
+            doc_vectors = vectors[offset : offset + len(chunks)]
+            offset += len(chunks)
+            old_ids = set(self.store.chunk_ids(doc.id))
+            self.store.upsert_chunks(chunks, doc_vectors)
+            self.store.delete_chunks(sorted(old_ids - {chunk.id for chunk in chunks}))
+            self.store.put_document(doc, len(chunks))
+            log.info("indexed %s (%d chunks)", doc.id, len(chunks))
+
+    def _remove_missing(self, root: str, present: set[str], report: IngestReport) -> None:
+        failed = {problem.source.split(":")[0] for problem in report.problems}
+        for record in self.store.documents(root=root):
+            if record.id in present:
+                continue
+            if record.source in failed or record.source.split("#")[0] in failed:
+                continue  # it failed to load this time: keep its last good version
+            self.store.delete_document(record.id)
+            report.removed.append(record.id)

@@ -1,0 +1,1 @@
+"""The citeqa service: retrieval, answering, citation checking and the web layer."""

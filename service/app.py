@@ -1,0 +1,75 @@
+"""The app factory: ``create_app(settings)`` builds the FastAPI app; its lifespan builds the parts once."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from service import components
+from service.errors import CiteqaError
+from service.routes import ask, documents, health
+from service.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings, parts: components.Components | None = None) -> FastAPI:
+    """Build the app. ``parts`` lets a caller (a test, the CLI) share parts it already built."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        built = parts or components.build(settings)
+        built.embedder.embed(["warm up"])  # load the model before the first request, not during it
+        app.state.components = built
+        log.info("citeqa ready: model=%s store=%s", built.pipeline.model, built.store.location)
+        yield
+
+    app = FastAPI(title="citeqa", version="0.1.0", lifespan=lifespan,
+                  description="Answers with citations that resolve to a document, a chunk and a character span.")
+    app.state.settings = settings
+    for module in (ask, documents, health):
+        app.include_router(module.router)
+    install_error_handlers(app)
+    return app
+
+
+def error_response(status: int, code: str, message: str, field: str | None = None) -> JSONResponse:
+    body: dict[str, str] = {"code": code, "message": message}
+    if field:
+        body["field"] = field
+    return JSONResponse({"error": body}, status_code=status)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(CiteqaError)
+    async def citeqa_error(request: Request, exc: CiteqaError) -> JSONResponse:
+        if exc.status_code >= 500:
+            log.warning("%s %s -> %d %s", request.method, request.url.path, exc.status_code, exc.code)
+        return JSONResponse(exc.to_body(), status_code=exc.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = exc.errors()
+        first = errors[0] if errors else {}
+        location = [str(part) for part in first.get("loc", ()) if part not in ("body", "query", "path")]
+        field = ".".join(location) or None
+        message = str(first.get("msg", "Invalid request."))
+        if first.get("type") == "json_invalid":
+            message, field = "The request body is not valid JSON.", None
+        return error_response(422, "invalid_request", f"{field}: {message}" if field else message, field)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return error_response(exc.status_code, code, str(exc.detail))
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return error_response(500, "internal_error", "Something went wrong on our side.")

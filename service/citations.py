@@ -1,0 +1,140 @@
+"""Citation checking: the one place where an answer's ``[n]`` markers become citations, for every answerer.
+
+``check_citations(answer, passages)`` takes the raw answer text, whose markers ``[n]`` (or ``[n, m]``) refer
+to the 1-based position of a passage given to the answerer, and returns:
+
+- the answer text with every marker that does not resolve to a passage removed (and counted in ``dropped``),
+  and the others renumbered 1, 2, 3... in order of first appearance;
+- one :class:`Citation` per distinct supporting span: the sentence of the cited passage that best supports the
+  answer sentence carrying the marker (most of the answer sentence's words found in it), with its document id,
+  title, source, chunk id, character offsets in the document and the quoted text;
+- per answer sentence, the citations it carries and whether they support it: ``supported`` is true when at
+  least one of its cited spans contains at least ``SUPPORT_MIN_OVERLAP`` of the sentence's content words.
+  A sentence without a valid citation is never supported.
+
+It is a pure function: nothing an answerer says is trusted; only retrieved passages can be cited.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from ingest.chunking import split_sentences
+from ingest.models import Chunk
+from service.retrieval import tokenize
+
+MARKER = re.compile(r"[ \t]*\[(\s*\d{1,4}(?:\s*,\s*\d{1,4})*\s*)\]")
+SUPPORT_MIN_OVERLAP = 0.3
+
+
+@dataclass(frozen=True)
+class Citation:
+    n: int
+    doc_id: str
+    title: str
+    source: str
+    chunk_id: str
+    start: int
+    end: int
+    quote: str
+
+
+@dataclass
+class AnswerSentence:
+    text: str
+    citations: list[int] = field(default_factory=list)
+    supported: bool = False
+
+
+@dataclass
+class CheckedAnswer:
+    text: str
+    citations: list[Citation]
+    sentences: list[AnswerSentence]
+    dropped: int = 0
+
+
+def _overlap(claim: set[str], source: str) -> float:
+    if not claim:
+        return 0.0
+    return len(claim & set(tokenize(source))) / len(claim)
+
+
+def best_span(claim: str, chunk: Chunk) -> tuple[int, int, float]:
+    """The sentence of ``chunk`` that best supports ``claim``: (start, end) within the chunk, and its overlap."""
+    words = set(tokenize(claim))
+    best = (0, len(chunk.text), -1.0)
+    for start, end in split_sentences(chunk.text):
+        score = _overlap(words, chunk.text[start:end])
+        if score > best[2]:
+            best = (start, end, score)
+    return best
+
+
+def _parse(answer: str) -> tuple[str, list[tuple[int, int, list[int]]]]:
+    """Strip markers. Returns the bare text and (position in bare text, marker index, refs) per marker."""
+    bare: list[str] = []
+    markers = []
+    last = 0
+    length = 0
+    for index, match in enumerate(MARKER.finditer(answer)):
+        piece = answer[last : match.start()]
+        bare.append(piece)
+        length += len(piece)
+        refs = [int(part) for part in match.group(1).split(",")]
+        markers.append((length, index, refs))
+        last = match.end()
+    bare.append(answer[last:])
+    return "".join(bare), markers
+
+
+def check_citations(answer: str, passages: Sequence[Chunk]) -> CheckedAnswer:
+    bare, markers = _parse(answer)
+    spans = split_sentences(bare) or [(0, len(bare))]
+    sentences = [AnswerSentence(text=bare[a:b]) for a, b in spans]
+    best_overlap = [0.0] * len(spans)
+    numbers: dict[tuple[str, int, int], int] = {}
+    citations: list[Citation] = []
+    resolved: dict[int, list[int]] = {}
+    dropped = 0
+    for position, index, refs in markers:
+        owner = max((i for i, (a, _) in enumerate(spans) if a < position), default=0)
+        claim = bare[spans[owner][0] : spans[owner][1]]
+        kept: list[int] = []
+        for ref in refs:
+            if not 1 <= ref <= len(passages):
+                dropped += 1
+                continue
+            chunk = passages[ref - 1]
+            start, end, overlap = best_span(claim, chunk)
+            key = (chunk.id, chunk.start + start, chunk.start + end)
+            if key not in numbers:
+                numbers[key] = len(citations) + 1
+                citations.append(Citation(
+                    n=numbers[key], doc_id=chunk.doc_id, title=chunk.title, source=chunk.source,
+                    chunk_id=chunk.id, start=key[1], end=key[2], quote=chunk.text[start:end],
+                ))
+            if numbers[key] not in kept:
+                kept.append(numbers[key])
+            best_overlap[owner] = max(best_overlap[owner], overlap)
+            if numbers[key] not in sentences[owner].citations:
+                sentences[owner].citations.append(numbers[key])
+        resolved[index] = kept
+    for i, sentence in enumerate(sentences):
+        sentence.supported = bool(sentence.citations) and best_overlap[i] >= SUPPORT_MIN_OVERLAP
+    return CheckedAnswer(text=_rebuild(answer, resolved), citations=citations, sentences=sentences,
+                         dropped=dropped)
+
+
+def _rebuild(answer: str, resolved: dict[int, list[int]]) -> str:
+    counter = iter(range(len(resolved)))
+
+    def replace(match: re.Match[str]) -> str:
+        refs = resolved[next(counter)]
+        if not refs:
+            return ""
+        return f"{match.group(0)[: len(match.group(0)) - len(match.group(0).lstrip())]}[{', '.join(map(str, refs))}]"
+
+    return MARKER.sub(replace, answer).strip()

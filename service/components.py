@@ -1,0 +1,44 @@
+"""Building the parts once: the embedder, the store, the retriever, the answerer and the pipeline.
+
+Both entry points (the CLI and the app factory's lifespan) call :func:`build`; nothing here runs at import.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ingest.embedding import SentenceTransformerEmbedder
+from ingest.indexing import Indexer
+from service.answering import Answerer, build_answerer
+from service.pipeline import AskPipeline
+from service.retrieval import Retriever
+from service.settings import Settings
+from service.store import ChromaStore
+
+
+@dataclass
+class Components:
+    settings: Settings
+    embedder: SentenceTransformerEmbedder
+    store: ChromaStore
+    retriever: Retriever
+    answerer: Answerer
+    pipeline: AskPipeline
+    indexer: Indexer
+
+
+def build(settings: Settings, embedder: SentenceTransformerEmbedder | None = None) -> Components:
+    """Build every part for ``settings``; pass ``embedder`` to share an already loaded model."""
+    embedder = embedder or SentenceTransformerEmbedder(settings.embedding_model, settings.embed_batch_size)
+    store = ChromaStore(settings)
+    retriever = Retriever(store, embedder, settings)
+    answerer = build_answerer(settings, embedder)
+    return Components(
+        settings=settings,
+        embedder=embedder,
+        store=store,
+        retriever=retriever,
+        answerer=answerer,
+        pipeline=AskPipeline(retriever, answerer, settings),
+        indexer=Indexer(store, embedder, settings.chunk_max_tokens),
+    )

@@ -1,0 +1,127 @@
+"""The answer pipeline, written once: retrieve, answer, check citations.
+
+:meth:`AskPipeline.events` yields the stages as they happen (``sources``, ``delta``..., ``citations``,
+``done``); :meth:`AskPipeline.ask` consumes the same events and returns one :class:`AskResult`. Streaming is
+only a way of delivering the events.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from service.answering import Answerer
+from service.citations import CheckedAnswer, Citation, check_citations
+from service.errors import InvalidInput
+from service.prompts import REFUSAL
+from service.retrieval import Passage, Retriever
+from service.settings import RetrievalMode, Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class AskResult:
+    question: str
+    answer: str
+    citations: list[Citation]
+    refused: bool
+    model: str
+    passages: list[Passage]
+    sentences: list[dict[str, Any]] = field(default_factory=list)
+    dropped_citations: int = 0
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Event:
+    kind: str  # sources | delta | citations | done
+    data: Any
+
+
+def is_refusal(text: str) -> bool:
+    return text.strip().lower().startswith(REFUSAL.lower().rstrip("."))
+
+
+def passage_view(rank: int, passage: Passage) -> dict[str, Any]:
+    chunk = passage.chunk
+    return {
+        "n": rank, "doc_id": chunk.doc_id, "title": chunk.title, "source": chunk.source, "chunk_id": chunk.id,
+        "start": chunk.start, "end": chunk.end, "text": chunk.text, "score": round(passage.score, 6),
+    }
+
+
+class AskPipeline:
+    def __init__(self, retriever: Retriever, answerer: Answerer, settings: Settings) -> None:
+        self.retriever = retriever
+        self.answerer = answerer
+        self.settings = settings
+
+    @property
+    def model(self) -> str:
+        return self.answerer.name
+
+    def validate(self, question: str, k: int | None) -> tuple[str, int]:
+        question = question.strip() if isinstance(question, str) else ""
+        if not question:
+            raise InvalidInput("The question is empty.", field="question", code="question_empty")
+        if len(question) > self.settings.max_question_chars:
+            raise InvalidInput(
+                f"The question is longer than {self.settings.max_question_chars} characters.",
+                field="question", code="question_too_long",
+            )
+        k = self.settings.top_k if k is None else k
+        if not 1 <= k <= self.settings.max_k:
+            raise InvalidInput(f"k must be between 1 and {self.settings.max_k}.", field="k", code="k_out_of_range")
+        return question, k
+
+    def events(
+        self, question: str, k: int | None = None, documents: Sequence[str] | None = None,
+        mode: RetrievalMode | None = None,
+    ) -> Iterator[Event]:
+        question, k = self.validate(question, k)
+        started = time.perf_counter()
+        retrieval = self.retriever.retrieve(question, k, documents or None, mode=mode)
+        passages = retrieval.passages
+        timings = dict(retrieval.timings_ms)
+        timings.setdefault("embed", 0.0)
+        yield Event("sources", [passage_view(i, p) for i, p in enumerate(passages, start=1)])
+        answer_started = time.perf_counter()
+        pieces: list[str] = []
+        if passages:
+            for piece in self.answerer.stream(question, [p.chunk for p in passages]):
+                pieces.append(piece)
+                yield Event("delta", piece)
+        else:
+            pieces.append(REFUSAL)
+            yield Event("delta", REFUSAL)
+        raw = "".join(pieces)
+        refused = is_refusal(raw)
+        checked = CheckedAnswer(REFUSAL, [], [], 0) if refused else check_citations(raw, [p.chunk for p in passages])
+        timings["answer"] = _ms(answer_started)
+        timings["total"] = _ms(started)
+        result = AskResult(
+            question=question, answer=checked.text, citations=checked.citations, refused=refused, model=self.model,
+            passages=passages, sentences=[asdict(s) for s in checked.sentences], dropped_citations=checked.dropped,
+            timings_ms=timings,
+        )
+        log.info("answered model=%s refused=%s citations=%d dropped=%d timings=%s", self.model, refused,
+                 len(checked.citations), checked.dropped, timings)
+        yield Event("citations", result)
+        yield Event("done", timings)
+
+    def ask(self, question: str, k: int | None = None, documents: Sequence[str] | None = None,
+            mode: RetrievalMode | None = None) -> AskResult:
+        result = None
+        for event in self.events(question, k, documents, mode):
+            if event.kind == "citations":
+                result = event.data
+        assert result is not None
+        return result
+
+
+def _ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 2)

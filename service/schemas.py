@@ -1,0 +1,89 @@
+"""Request and response models of the HTTP API (kept apart from the pipeline's own records)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from service.citations import Citation
+from service.pipeline import AskResult
+
+
+class AskRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    question: str = Field(description="The question, in plain text.")
+    k: int | None = Field(default=None, description="How many passages to retrieve (default: settings.top_k).")
+    documents: list[str] | None = Field(
+        default=None, max_length=1000, description="Only search these document ids."
+    )
+
+
+class CitationOut(BaseModel):
+    n: int = Field(description="The number used by the [n] markers of the answer.")
+    doc_id: str
+    title: str
+    source: str
+    chunk_id: str
+    start: int = Field(description="Offset in the document's text where the quoted span begins.")
+    end: int = Field(description="Offset in the document's text where the quoted span ends.")
+    quote: str = Field(description="document.text[start:end]")
+
+    @classmethod
+    def of(cls, citation: Citation) -> CitationOut:
+        return cls(**citation.__dict__)
+
+
+class SentenceOut(BaseModel):
+    text: str
+    citations: list[int]
+    supported: bool
+
+
+class AskResponse(BaseModel):
+    answer: str
+    citations: list[CitationOut]
+    refused: bool
+    model: str
+    sentences: list[SentenceOut]
+    dropped_citations: int = Field(description="Markers the answerer wrote that resolved to no passage.")
+    timings_ms: dict[str, float]
+
+    @classmethod
+    def of(cls, result: AskResult) -> AskResponse:
+        return cls(
+            answer=result.answer,
+            citations=[CitationOut.of(c) for c in result.citations],
+            refused=result.refused,
+            model=result.model,
+            sentences=[SentenceOut(**s) for s in result.sentences],
+            dropped_citations=result.dropped_citations,
+            timings_ms=result.timings_ms,
+        )
+
+
+class DocumentOut(BaseModel):
+    id: str
+    title: str
+    source: str
+    chunks: int
+
+
+class DocumentFull(DocumentOut):
+    text: str
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+    field: str | None = None
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorBody
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorResponse} for status in (404, 422, 502, 503, 504)
+}

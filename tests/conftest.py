@@ -1,0 +1,92 @@
+"""Shared fixtures: real parts in temporary folders.
+
+The embedding model is loaded once per test session; stores are real embedded Chroma stores under tmp_path;
+servers are real uvicorn servers on free 127.0.0.1 ports.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ingest.embedding import SentenceTransformerEmbedder
+from service import components
+from service.settings import Settings
+from tests.servers import LiveServer, ScriptedOpenAI
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+ROOT = Path(__file__).resolve().parent.parent
+SEEDS = ROOT / "seeds"
+SEED_QUESTION = "Which NATO networks would the OpenAI contract cover?"
+UNANSWERABLE = "What is the dollar value of the NATO contract?"
+
+
+@pytest.fixture(autouse=True)
+def _no_citeqa_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests build their settings explicitly; a developer's CITEQA_* variables or .env must not leak in."""
+    for key in list(os.environ):
+        if key.startswith("CITEQA_"):
+            monkeypatch.delenv(key)
+
+
+@pytest.fixture(scope="session")
+def embedder() -> SentenceTransformerEmbedder:
+    model = SentenceTransformerEmbedder()
+    model.embed(["warm up"])
+    return model
+
+
+def make_settings(data_dir: Path, **overrides: object) -> Settings:
+    return Settings(_env_file=None, data_dir=data_dir, **overrides)  # type: ignore[call-arg]
+
+
+def make_parts(settings: Settings, embedder: SentenceTransformerEmbedder) -> components.Components:
+    """Build components like the app does, but sharing the session's loaded model."""
+    return components.build(settings, embedder)
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return make_settings(tmp_path / "store")
+
+
+@pytest.fixture(scope="session")
+def seed_store(tmp_path_factory: pytest.TempPathFactory, embedder: SentenceTransformerEmbedder) -> Path:
+    """A store with the seed article ingested, built once; tests copy it rather than re-embed."""
+    data_dir = tmp_path_factory.mktemp("seed-store")
+    parts = make_parts(make_settings(data_dir), embedder)
+    report = parts.indexer.ingest(SEEDS, progress=False)
+    assert len(report.added) == 1
+    return data_dir
+
+
+@pytest.fixture
+def seeded_settings(tmp_path: Path, seed_store: Path) -> Settings:
+    data_dir = tmp_path / "store"
+    shutil.copytree(seed_store, data_dir)
+    return make_settings(data_dir)
+
+
+@pytest.fixture
+def seeded_parts(seeded_settings: Settings, embedder: SentenceTransformerEmbedder) -> components.Components:
+    return make_parts(seeded_settings, embedder)
+
+
+@pytest.fixture
+def live_server(seeded_parts: components.Components) -> Iterator[LiveServer]:
+    from service.app import create_app
+
+    with LiveServer(create_app(seeded_parts.settings, seeded_parts)) as server:
+        yield server
+
+
+@pytest.fixture
+def openai_server() -> Iterator[ScriptedOpenAI]:
+    with ScriptedOpenAI() as server:
+        yield server

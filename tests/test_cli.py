@@ -1,0 +1,57 @@
+"""The citeqa command as a user runs it: a real process, the real model, a store in a temp folder."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tests.conftest import SEED_QUESTION, SEEDS, UNANSWERABLE
+
+
+def citeqa(*args: str, data_dir: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CITEQA_")}
+    env["CITEQA_DATA_DIR"] = str(data_dir)
+    return subprocess.run([sys.executable, "-m", "service.cli", *args], capture_output=True, text=True, env=env,
+                          timeout=timeout, cwd=data_dir.parent)
+
+
+def test_ingest_then_ask(tmp_path: Path) -> None:
+    data = tmp_path / "store"
+    first = citeqa("ingest", str(SEEDS), data_dir=data)
+    assert first.returncode == 0, first.stderr
+    assert "added 1, updated 0, unchanged 0, removed 0" in first.stdout
+    again = citeqa("ingest", str(SEEDS), data_dir=data)
+    assert "added 0, updated 0, unchanged 1, removed 0 documents; embedded 0 chunks" in again.stdout
+
+    answer = citeqa("ask", SEED_QUESTION, data_dir=data)
+    assert answer.returncode == 0, answer.stderr
+    assert "unclassified" in answer.stdout
+    assert "\nSources:\n[1] " in answer.stdout and "chars 0-" in answer.stdout
+
+    refusal = citeqa("ask", UNANSWERABLE, data_dir=data)
+    assert refusal.stdout.strip() == "The sources do not answer this question."
+
+
+def test_errors_are_messages_not_tracebacks(tmp_path: Path) -> None:
+    data = tmp_path / "store"
+    empty = citeqa("ask", "   ", data_dir=data)
+    assert empty.returncode == 1 and empty.stderr.strip() == "error: The question is empty."
+    missing = citeqa("ingest", str(tmp_path / "nope"), data_dir=data)
+    assert missing.returncode == 2 and "does not exist" in missing.stderr
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "x.exe").write_bytes(b"MZ")
+    unsupported = citeqa("ingest", str(bad), data_dir=data)
+    assert unsupported.returncode == 1 and "skipped x.exe: unsupported file type '.exe'" in unsupported.stderr
+    for result in (empty, missing, unsupported):
+        assert "Traceback" not in result.stderr
+
+
+def test_help_is_fast(tmp_path: Path) -> None:
+    started = time.monotonic()
+    result = citeqa("--help", data_dir=tmp_path / "store")
+    assert result.returncode == 0 and "ingest" in result.stdout and "serve" in result.stdout
+    assert time.monotonic() - started < 5  # generous for a loaded CI machine; the benchmark measures it

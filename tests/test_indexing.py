@@ -1,0 +1,86 @@
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from service.settings import Settings
+from tests.conftest import SEEDS, make_parts
+
+
+def folder(tmp_path: Path) -> Path:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    shutil.copy(next(SEEDS.glob("*.txt")), docs / "seed.txt")
+    (docs / "bees.md").write_text("# Bees\n\nBees make honey. A hive holds one queen and many workers.\n")
+    (docs / "notes.txt").write_text("The river floods every spring. Farmers plant after the flood.")
+    return docs
+
+
+def test_reingest_is_idempotent_and_tracks_changes(settings: Settings, embedder, tmp_path: Path) -> None:  # noqa: ANN001
+    parts = make_parts(settings, embedder)
+    docs = folder(tmp_path)
+    first = parts.indexer.ingest(docs, progress=False)
+    assert len(first.added) == 3 and first.chunks_embedded >= 3
+    ids_after_first = set(parts.store.all_chunks() and [c.id for c in parts.store.all_chunks()])
+
+    second = parts.indexer.ingest(docs, progress=False)
+    assert second.chunks_embedded == 0 and len(second.unchanged) == 3
+    assert {c.id for c in parts.store.all_chunks()} == ids_after_first
+
+    (docs / "bees.md").write_text("# Bees\n\nBees make honey and wax. A hive holds one queen.\n")
+    third = parts.indexer.ingest(docs, progress=False)
+    bees = [r for r in parts.store.documents() if r.source == "bees.md"][0]
+    assert third.updated == [bees.id] and len(third.unchanged) == 2
+    assert third.chunks_embedded == bees.chunks  # only the changed file's chunks
+    bee_chunks = [c for c in parts.store.all_chunks() if c.doc_id == bees.id]
+    assert len(bee_chunks) == bees.chunks and "wax" in bee_chunks[0].text
+
+    (docs / "notes.txt").unlink()
+    fourth = parts.indexer.ingest(docs, progress=False)
+    assert len(fourth.removed) == 1 and fourth.chunks_embedded == 0
+    assert {r.source for r in parts.store.documents()} == {"seed.txt", "bees.md"}
+    assert all(c.source != "notes.txt" for c in parts.store.all_chunks())
+    total = sum(r.chunks for r in parts.store.documents())
+    assert parts.store.count_chunks() == total
+
+
+def test_chunk_offsets_match_the_stored_document(settings: Settings, embedder, tmp_path: Path) -> None:  # noqa: ANN001
+    parts = make_parts(settings, embedder)
+    parts.indexer.ingest(folder(tmp_path), progress=False)
+    for chunk in parts.store.all_chunks():
+        _, text = parts.store.get_document(chunk.doc_id)
+        assert text[chunk.start : chunk.end] == chunk.text
+        assert embedder.count_tokens([chunk.text])[0] <= settings.chunk_max_tokens
+
+
+def test_a_bad_file_is_skipped_and_keeps_its_last_good_version(settings: Settings, embedder, tmp_path: Path) -> None:  # noqa: ANN001, E501
+    parts = make_parts(settings, embedder)
+    docs = folder(tmp_path)
+    parts.indexer.ingest(docs, progress=False)
+    (docs / "notes.txt").write_bytes(b"\xff\xfe\x00bad")
+    (docs / "photo.jpg").write_bytes(b"\xff\xd8")
+    report = parts.indexer.ingest(docs, progress=False)
+    assert {p.source for p in report.problems} == {"notes.txt", "photo.jpg"}
+    assert report.removed == [] and len(report.unchanged) == 2
+    assert "notes.txt" in {r.source for r in parts.store.documents()}
+
+
+def test_upserts_go_in_batches_no_larger_than_chroma_allows(settings: Settings, embedder, tmp_path: Path,  # noqa: ANN001
+                                                           monkeypatch) -> None:  # noqa: ANN001
+    parts = make_parts(settings, embedder)
+    monkeypatch.setattr(parts.store, "max_batch_size", lambda: 2)
+    sizes: list[int] = []
+    collection, _ = parts.store._collections()
+    real_upsert = collection.upsert
+
+    def spy(**kwargs):  # noqa: ANN003, ANN202
+        sizes.append(len(kwargs["ids"]))
+        return real_upsert(**kwargs)
+
+    monkeypatch.setattr(collection, "upsert", spy)
+    docs = tmp_path / "many"
+    docs.mkdir()
+    (docs / "long.txt").write_text(" ".join(f"Sentence number {i} is here." for i in range(120)))
+    parts.indexer.max_tokens = 20
+    parts.indexer.ingest(docs, progress=False)
+    assert sizes and max(sizes) <= 2 and sum(sizes) == parts.store.count_chunks()
