@@ -1,4 +1,5 @@
-"""Building the parts once: the embedder, the store, the retriever, the answerer and the pipeline.
+"""Building the parts once: the embedder, the store, the retriever, the answerer, the pipeline and the
+follow-up question condenser.
 
 Both entry points (the CLI and the app factory's lifespan) call :func:`build`; nothing here runs at import.
 """
@@ -10,6 +11,7 @@ from dataclasses import dataclass
 from ingest.embedding import SentenceTransformerEmbedder
 from ingest.indexing import Indexer
 from service.answering import Answerer, build_answerer
+from service.condense import Condenser, build_condenser
 from service.pipeline import AskPipeline
 from service.retrieval import Retriever
 from service.settings import Settings
@@ -25,6 +27,7 @@ class Components:
     answerer: Answerer
     pipeline: AskPipeline
     indexer: Indexer
+    condenser: Condenser
 
 
 def build(settings: Settings, embedder: SentenceTransformerEmbedder | None = None) -> Components:
@@ -33,12 +36,16 @@ def build(settings: Settings, embedder: SentenceTransformerEmbedder | None = Non
     store = ChromaStore(settings)
     retriever = Retriever(store, embedder, settings)
     answerer = build_answerer(settings, embedder)
+    fallback = None
+    if settings.llm_fallback == "extractive" and not settings.uses_extractive:
+        fallback = build_answerer(settings.model_copy(update={"llm_model": "extractive"}), embedder)
     return Components(
         settings=settings,
         embedder=embedder,
         store=store,
         retriever=retriever,
         answerer=answerer,
-        pipeline=AskPipeline(retriever, answerer, settings),
+        pipeline=AskPipeline(retriever, answerer, settings, fallback),
         indexer=Indexer(store, embedder, settings.chunk_max_tokens),
+        condenser=build_condenser(settings),
     )

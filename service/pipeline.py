@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from service.answering import Answerer
 from service.citations import CheckedAnswer, Citation, check_citations
-from service.errors import InvalidInput
+from service.errors import InvalidInput, LLMError
 from service.prompts import REFUSAL
 from service.retrieval import Passage, Retriever
 from service.settings import RetrievalMode, Settings
@@ -34,6 +34,7 @@ class AskResult:
     sentences: list[dict[str, Any]] = field(default_factory=list)
     dropped_citations: int = 0
     timings_ms: dict[str, float] = field(default_factory=dict)
+    degraded: bool = False  # the LLM failed and the fallback answerer answered instead
 
 
 @dataclass(frozen=True)
@@ -55,10 +56,13 @@ def passage_view(rank: int, passage: Passage) -> dict[str, Any]:
 
 
 class AskPipeline:
-    def __init__(self, retriever: Retriever, answerer: Answerer, settings: Settings) -> None:
+    def __init__(self, retriever: Retriever, answerer: Answerer, settings: Settings,
+                 fallback: Answerer | None = None) -> None:
         self.retriever = retriever
         self.answerer = answerer
         self.settings = settings
+        self.observers: list[Callable[[AskResult], None]] = []  # told of every result (e.g. the metrics)
+        self.fallback = fallback
 
     @property
     def model(self) -> str:
@@ -91,10 +95,21 @@ class AskPipeline:
         yield Event("sources", [passage_view(i, p) for i, p in enumerate(passages, start=1)])
         answer_started = time.perf_counter()
         pieces: list[str] = []
+        answerer, degraded = self.answerer, False
         if passages:
-            for piece in self.answerer.stream(question, [p.chunk for p in passages]):
-                pieces.append(piece)
-                yield Event("delta", piece)
+            try:
+                for piece in answerer.stream(question, [p.chunk for p in passages]):
+                    pieces.append(piece)
+                    yield Event("delta", piece)
+            except LLMError as exc:
+                if self.fallback is None:
+                    raise
+                # Degrade rather than fail; a streaming client replaces what it showed with the final text.
+                log.warning("answerer %s failed (%s); answering with %s", answerer.name, exc.code, self.fallback.name)
+                answerer, degraded, pieces = self.fallback, True, []
+                for piece in answerer.stream(question, [p.chunk for p in passages]):
+                    pieces.append(piece)
+                    yield Event("delta", piece)
         else:
             pieces.append(REFUSAL)
             yield Event("delta", REFUSAL)
@@ -104,12 +119,17 @@ class AskPipeline:
         timings["answer"] = _ms(answer_started)
         timings["total"] = _ms(started)
         result = AskResult(
-            question=question, answer=checked.text, citations=checked.citations, refused=refused, model=self.model,
-            passages=passages, sentences=[asdict(s) for s in checked.sentences], dropped_citations=checked.dropped,
-            timings_ms=timings,
+            question=question, answer=checked.text, citations=checked.citations, refused=refused,
+            model=answerer.name, passages=passages, sentences=[asdict(s) for s in checked.sentences],
+            dropped_citations=checked.dropped, timings_ms=timings, degraded=degraded,
         )
-        log.info("answered model=%s refused=%s citations=%d dropped=%d timings=%s", self.model, refused,
-                 len(checked.citations), checked.dropped, timings)
+        log.info("answered model=%s refused=%s degraded=%s citations=%d dropped=%d timings=%s", answerer.name,
+                 refused, degraded, len(checked.citations), checked.dropped, timings)
+        for observe in self.observers:
+            try:
+                observe(result)
+            except Exception:  # an observer never costs the user the answer
+                log.exception("observer %r failed", observe)
         yield Event("citations", result)
         yield Event("done", timings)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -48,6 +48,7 @@ class AskResponse(BaseModel):
     model: str
     sentences: list[SentenceOut]
     dropped_citations: int = Field(description="Markers the answerer wrote that resolved to no passage.")
+    degraded: bool = Field(default=False, description="The LLM failed and the extractive fallback answered.")
     timings_ms: dict[str, float]
 
     @classmethod
@@ -59,6 +60,7 @@ class AskResponse(BaseModel):
             model=result.model,
             sentences=[SentenceOut(**s) for s in result.sentences],
             dropped_citations=result.dropped_citations,
+            degraded=result.degraded,
             timings_ms=result.timings_ms,
         )
 
@@ -87,3 +89,43 @@ class ErrorResponse(BaseModel):
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorResponse} for status in (404, 422, 502, 503, 504)
 }
+
+
+# --- POST /chat ---------------------------------------------------------------------------------------------
+
+MAX_CHAT_MESSAGES = 100
+MAX_MESSAGE_CHARS = 20_000
+
+
+class ChatMessage(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    role: Literal["user", "assistant", "system"]
+    content: str = Field(max_length=MAX_MESSAGE_CHARS)
+
+
+class ChatRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    messages: list[ChatMessage] = Field(
+        min_length=1, max_length=MAX_CHAT_MESSAGES,
+        description="The conversation so far, oldest first; the last message is the user's question.",
+    )
+    stream: bool | None = Field(
+        default=None,
+        description="true: Server-Sent Events; false: one JSON body. Unset: events when the Accept header asks "
+        "for text/event-stream.",
+    )
+    k: int | None = Field(default=None, description="How many passages to retrieve (default: settings.top_k).")
+    documents: list[str] | None = Field(
+        default=None, max_length=1000, description="Only search these document ids."
+    )
+
+
+class ChatResponse(AskResponse):
+    question: str = Field(description="The standalone question that was retrieved for and answered.")
+    condensed: bool = Field(description="The last message was a follow-up, rewritten into `question`.")
+
+    @classmethod
+    def of_turn(cls, result: AskResult, question: str, condensed: bool) -> ChatResponse:
+        return cls(**AskResponse.of(result).model_dump(), question=question, condensed=condensed)

@@ -7,11 +7,11 @@ Every field can be set from the environment with the ``CITEQA_`` prefix (``CITEQ
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 from urllib.parse import urlparse
 
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -19,10 +19,13 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 MODEL_WINDOW_TOKENS = 254
 
 RetrievalMode = Literal["dense", "bm25", "hybrid"]
+CommaList = Annotated[list[str], NoDecode]  # read from the environment as "a,b,c", not as JSON
+MIB = 1024 * 1024
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="CITEQA_", env_file=".env", extra="ignore")
+    # hide_input_in_errors: a validation error must never print the keys it was given
+    model_config = SettingsConfigDict(env_prefix="CITEQA_", env_file=".env", extra="ignore", hide_input_in_errors=True)
 
     # --- storage -------------------------------------------------------------------------------------------
     data_dir: Path = Field(
@@ -71,6 +74,10 @@ class Settings(BaseSettings):
     llm_num_retries: int = Field(default=0, ge=0, le=5, description="Retries litellm makes on a failed call.")
     llm_temperature: float = Field(default=0.0, ge=0, le=2)
     llm_max_tokens: int = Field(default=512, ge=16, le=8192)
+    llm_fallback: Literal["none", "extractive"] = Field(
+        default="none",
+        description="When the LLM fails: 'none' answers 502, 'extractive' answers extractively, marked degraded.",
+    )
     prompts_dir: Path = Field(default=PROJECT_ROOT / "prompts", description="Folder of the prompt templates.")
 
     extractive_min_score: float = Field(
@@ -89,7 +96,42 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=1, le=65535)
     max_question_chars: int = Field(default=2000, ge=1, le=100_000, description="Longest question accepted.")
 
-    @field_validator("chroma_url", "llm_api_base", "llm_api_key", mode="before")
+    # --- access, limits, CORS ------------------------------------------------------------------------------
+    api_keys: SecretStr | None = Field(
+        default=None,
+        description="API keys, comma-separated, or the path of a file with one key a line ('#' starts a comment). "
+        "When set, writing endpoints (POST and DELETE /documents) need 'Authorization: Bearer <key>'.",
+    )
+    protect_reads: bool = Field(
+        default=False,
+        description="With api_keys set, reading endpoints (GET routes, /ask, /chat, /v1/..., /metrics) need a key "
+        "too. /healthz always stays open.",
+    )
+    rate_limit_per_minute: float = Field(
+        default=0, ge=0, le=1_000_000,
+        description="Requests a minute each API key (or, without one, each client address) may make to the "
+        "rate_limit_paths, per process. 0 turns the limit off.",
+    )
+    rate_limit_burst: int = Field(
+        default=20, ge=1, le=100_000, description="Requests a client may make at once before the rate applies."
+    )
+    rate_limit_paths: CommaList = Field(
+        default_factory=lambda: ["/ask", "/chat", "/v1/chat/completions"],
+        description="Path prefixes the rate limit covers (comma-separated); a prefix also covers its sub-paths.",
+    )
+    cors_origins: CommaList = Field(
+        default_factory=list,
+        description="Origins a browser may call the API from (comma-separated, '*' for any). None by default.",
+    )
+    upload_max_file_bytes: int = Field(
+        default=10 * MIB, ge=1, description="Largest single file POST /documents accepts; larger ones get 413."
+    )
+    upload_max_request_bytes: int = Field(
+        default=50 * MIB, ge=1, description="Largest whole POST /documents request; larger ones get 413."
+    )
+    upload_max_files: int = Field(default=20, ge=1, le=1000, description="Most files one upload may carry.")
+
+    @field_validator("chroma_url", "llm_api_base", "llm_api_key", "api_keys", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value
@@ -103,6 +145,49 @@ class Settings(BaseSettings):
         if parsed.scheme not in ("http", "https") or not parsed.hostname:
             raise ValueError("chroma_url must look like http://host:port")
         return value.rstrip("/")
+
+    @field_validator("rate_limit_paths", "cors_origins", mode="before")
+    @classmethod
+    def _split_commas(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("rate_limit_paths")
+    @classmethod
+    def _check_paths(cls, value: list[str]) -> list[str]:
+        for path in value:
+            if not path.startswith("/"):
+                raise ValueError(f"rate_limit_paths entries must start with '/': {path!r}")
+        return [path.rstrip("/") or "/" for path in value]
+
+    @model_validator(mode="after")
+    def _check_access(self) -> Settings:
+        self.api_key_values()  # a missing key file or an empty key list fails here, at start-up
+        if self.protect_reads and self.api_keys is None:
+            raise ValueError("protect_reads needs api_keys")
+        if self.upload_max_file_bytes > self.upload_max_request_bytes:
+            raise ValueError("upload_max_file_bytes must not exceed upload_max_request_bytes")
+        return self
+
+    def api_key_values(self) -> list[str]:
+        """The configured API keys (empty when none): read from the file api_keys names, or split on commas."""
+        if self.api_keys is None:
+            return []
+        raw = self.api_keys.get_secret_value().strip()
+        path = Path(raw).expanduser()
+        if raw.startswith(("/", "./", "../", "~")) or path.is_file():
+            if not path.is_file():
+                raise ValueError("api_keys looks like a file path, but there is no such file")
+            lines = (line.split("#", 1)[0].strip() for line in path.read_text(encoding="utf-8").splitlines())
+            keys = [line for line in lines if line]
+        else:
+            keys = [part.strip() for part in raw.split(",") if part.strip()]
+        if not keys:
+            raise ValueError("api_keys is set but holds no key")
+        if any(char.isspace() for key in keys for char in key):
+            raise ValueError("an API key must not contain spaces")
+        return keys
 
     @model_validator(mode="after")
     def _check_combinations(self) -> Settings:

@@ -64,10 +64,10 @@ def test_provider_failure_is_a_502(llm_server, mode: str, code: str) -> None:  #
 
 def test_provider_timeout_is_a_502_within_the_timeout(llm_server) -> None:  # noqa: ANN001
     server, llm = llm_server
-    llm.mode, llm.hang_seconds = "hang", 10
+    llm.mode, llm.hang_seconds = "hang", 120
     started = time.monotonic()
-    response = httpx.post(f"{server.url}/ask", json={"question": SEED_QUESTION}, timeout=30)
-    assert time.monotonic() - started < 8
+    response = httpx.post(f"{server.url}/ask", json={"question": SEED_QUESTION}, timeout=100)
+    assert time.monotonic() - started < 60  # cut by the 2 s LLM timeout, not the 120 s hang
     assert response.status_code == 502
     assert response.json()["error"]["code"] == "llm_timeout"
     assert "in time" in response.json()["error"]["message"]
