@@ -8,6 +8,7 @@ only a way of delivering the events.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
@@ -21,6 +22,9 @@ from service.retrieval import Passage, Retriever
 from service.settings import RetrievalMode, Settings
 
 log = logging.getLogger(__name__)
+
+# C0 controls other than tab/newline/carriage return, DEL, and C1 controls: never part of a real question.
+CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 
 @dataclass
@@ -72,11 +76,16 @@ class AskPipeline:
         question = question.strip() if isinstance(question, str) else ""
         if not question:
             raise InvalidInput("The question is empty.", field="question", code="question_empty")
+        if not any(char.isalnum() for char in question[: self.settings.max_question_chars]):
+            raise InvalidInput("The question has no words in it.", field="question", code="question_empty")
         if len(question) > self.settings.max_question_chars:
             raise InvalidInput(
                 f"The question is longer than {self.settings.max_question_chars} characters.",
                 field="question", code="question_too_long",
             )
+        if CONTROL_CHARS.search(question):
+            raise InvalidInput("The question contains control characters.", field="question",
+                               code="question_control_characters")
         k = self.settings.top_k if k is None else k
         if not 1 <= k <= self.settings.max_k:
             raise InvalidInput(f"k must be between 1 and {self.settings.max_k}.", field="k", code="k_out_of_range")
