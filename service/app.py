@@ -8,12 +8,13 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from service import components
+from service import components, observability, security
 from service.errors import CiteqaError
-from service.routes import ask, documents, health
+from service.routes import ask, documents, health, metrics, upload
 from service.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -27,16 +28,34 @@ def create_app(settings: Settings, parts: components.Components | None = None) -
         built = parts or components.build(settings)
         built.embedder.embed(["warm up"])  # load the model before the first request, not during it
         app.state.components = built
+        built.pipeline.observers.append(app_metrics.observe_answer)
         log.info("citeqa ready: model=%s store=%s", built.pipeline.model, built.store.location)
         yield
+        built.pipeline.observers.remove(app_metrics.observe_answer)
 
     app = FastAPI(title="citeqa", version="0.1.0", lifespan=lifespan,
                   description="Answers with citations that resolve to a document, a chunk and a character span.")
     app.state.settings = settings
-    for module in (ask, documents, health):
+    app.state.metrics = app_metrics = observability.Metrics()
+    for module in (ask, documents, health, metrics, upload):
         app.include_router(module.router)
     install_error_handlers(app)
+    install_middleware(app, settings, app_metrics)
     return app
+
+
+def install_middleware(app: FastAPI, settings: Settings, metrics: observability.Metrics) -> None:
+    """From the outside in: the request id (so every response and log line carries it), metrics (which thus see
+    every response, refusals included), CORS, API keys, the rate limit. Starlette wraps each middleware added
+    around those added before it, so they are added from the inside out."""
+    security.install(app, settings, on_limited=metrics.observe_rate_limited)  # the rate limit, then keys
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", observability.REQUEST_ID_HEADER],
+            expose_headers=[observability.REQUEST_ID_HEADER, "Retry-After"],
+        )
+    observability.install(app, metrics)  # metrics, then the request id
 
 
 def error_response(status: int, code: str, message: str, field: str | None = None) -> JSONResponse:
@@ -51,7 +70,7 @@ def install_error_handlers(app: FastAPI) -> None:
     async def citeqa_error(request: Request, exc: CiteqaError) -> JSONResponse:
         if exc.status_code >= 500:
             log.warning("%s %s -> %d %s", request.method, request.url.path, exc.status_code, exc.code)
-        return JSONResponse(exc.to_body(), status_code=exc.status_code)
+        return JSONResponse(exc.to_body(), status_code=exc.status_code, headers=exc.headers())
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -59,7 +59,9 @@ def _handle_errors(func: F) -> F:
 def main(verbose: int) -> None:
     """citeqa: answers whose every sentence cites the source sentences that support it."""
     level = logging.WARNING - 10 * min(verbose, 2)
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from service.observability import configure_logging
+
+    configure_logging(level)  # every line carries the request id it was logged under
 
 
 @main.command()
@@ -127,7 +129,9 @@ def serve(host: str | None, port: int | None, ingest_paths: tuple[Path, ...]) ->
     parts = components.build(settings)
     for path in ingest_paths:
         click.echo(f"{path}: {parts.indexer.ingest(path).summary()}")
-    uvicorn.run(create_app(settings, parts), host=settings.host, port=settings.port, log_level="info")
+    # access_log=False: citeqa.access logs each request once, with its request id (service/observability.py)
+    uvicorn.run(create_app(settings, parts), host=settings.host, port=settings.port, log_level="info",
+                access_log=False)
 
 
 if __name__ == "__main__":

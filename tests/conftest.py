@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,7 +17,7 @@ import pytest
 from ingest.embedding import SentenceTransformerEmbedder
 from service import components
 from service.settings import Settings
-from tests.servers import LiveServer, ScriptedOpenAI
+from tests.servers import ChromaServer, LiveServer, ScriptedOpenAI
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
@@ -90,3 +91,21 @@ def live_server(seeded_parts: components.Components) -> Iterator[LiveServer]:
 def openai_server() -> Iterator[ScriptedOpenAI]:
     with ScriptedOpenAI() as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChromaServer]:
+    """One real Chroma server (``chroma run``) for the session, stopped by its process id at the end.
+
+    A test may ``stop()`` it; the next test asking for it through ``server_settings`` finds it started again.
+    """
+    with ChromaServer(tmp_path_factory.mktemp("chroma-server") / "data") as server:
+        yield server
+
+
+@pytest.fixture
+def server_settings(tmp_path: Path, chroma_server: ChromaServer) -> Settings:
+    """Settings using the session's Chroma server, with a collection of this test's own."""
+    if not chroma_server.alive_or_false():
+        chroma_server.start()
+    return make_settings(tmp_path / "unused", chroma_url=chroma_server.url, collection=f"t{uuid.uuid4().hex[:12]}")

@@ -1,14 +1,21 @@
-"""Real servers for tests: the app under uvicorn, and a scripted OpenAI-compatible chat-completions server."""
+"""Real servers for tests: the app under uvicorn (in a thread, or as a ``citeqa serve`` process), a Chroma server
+(``chroma run``), and a scripted OpenAI-compatible chat-completions server."""
 
 from __future__ import annotations
 
 import json
+import os
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
+import httpx
 import uvicorn
 
 
@@ -40,6 +47,109 @@ class LiveServer:
     def __exit__(self, *exc: object) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=10)
+
+
+def wait_until(check: Any, what: str, timeout: float, process: subprocess.Popen | None = None,
+               log: Path | None = None) -> None:
+    """Poll ``check()`` until it is true; fail with ``what`` (and the process's log) after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            break
+        try:
+            if check():
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    tail = log.read_text(errors="replace")[-3000:] if log and log.exists() else ""
+    raise RuntimeError(f"{what} did not come up (exit code {process.poll() if process else None}):\n{tail}")
+
+
+def stop_process(process: subprocess.Popen, timeout: float = 15) -> None:
+    """Stop a server we started, by its process id: SIGTERM, then SIGKILL if it lingers."""
+    if process.poll() is not None:
+        return
+    os.kill(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait(timeout=timeout)
+
+
+class ChromaServer:
+    """A real Chroma server: ``chroma run --path DIR --host 127.0.0.1 --port FREE``, ready once its heartbeat
+    answers. ``stop()`` and ``start()`` again (same folder, same port) let fault tests take it down and back up;
+    the data survives. Its output goes to ``DIR.log``."""
+
+    def __init__(self, path: Path, port: int | None = None) -> None:
+        self.path = path
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = path.with_suffix(".log")
+        self.process: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 60) -> ChromaServer:
+        chroma = Path(sys.executable).with_name("chroma")
+        self.path.mkdir(parents=True, exist_ok=True)
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(
+                [str(chroma), "run", "--path", str(self.path), "--host", "127.0.0.1", "--port", str(self.port)],
+                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            )
+        wait_until(self.alive, f"chroma on port {self.port}", timeout, self.process, self.log)
+        return self
+
+    def alive(self) -> bool:
+        return httpx.get(f"{self.url}/api/v2/heartbeat", timeout=2).status_code == 200
+
+    def alive_or_false(self) -> bool:
+        try:
+            return self.alive()
+        except httpx.HTTPError:
+            return False
+
+    def stop(self) -> None:
+        if self.process is not None:
+            stop_process(self.process)
+
+    def __enter__(self) -> ChromaServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class CiteqaProcess:
+    """``citeqa serve`` in a process of its own (a replica), configured only by ``CITEQA_*`` environment
+    variables like the Docker image; ready once /healthz answers 200. Its output goes to ``log``."""
+
+    def __init__(self, env: dict[str, str], log: Path, cwd: Path) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = log
+        self.cwd = cwd
+        self.env = {**{k: v for k, v in os.environ.items() if not k.startswith("CITEQA_")}, **env,
+                    "CITEQA_HOST": "127.0.0.1", "CITEQA_PORT": str(self.port)}
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> CiteqaProcess:
+        citeqa = Path(sys.executable).with_name("citeqa")
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen([str(citeqa), "-v", "serve"], env=self.env, cwd=self.cwd,
+                                            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        return self
+
+    def wait_ready(self, timeout: float = 240) -> CiteqaProcess:
+        assert self.process is not None
+        wait_until(lambda: httpx.get(f"{self.url}/healthz", timeout=5).status_code == 200,
+                   f"citeqa serve on port {self.port}", timeout, self.process, self.log)
+        return self
+
+    def stop(self) -> None:
+        if self.process is not None:
+            stop_process(self.process)
 
 
 class ScriptedOpenAI:

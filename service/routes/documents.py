@@ -1,11 +1,15 @@
-"""GET /documents and GET /documents/{id}: what is indexed, and each document's full text."""
+"""GET /documents, GET and DELETE /documents/{id}: what is indexed, each document's full text, removal.
+
+POST /documents (uploads) is in :mod:`service.routes.upload`.
+"""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Path
+from pydantic import BaseModel
 
 from service.deps import ComponentsDep
-from service.schemas import ERROR_RESPONSES, DocumentFull, DocumentOut
+from service.schemas import ERROR_RESPONSES, DocumentFull, DocumentOut, ErrorResponse
 
 router = APIRouter()
 
@@ -24,3 +28,17 @@ def get_document(parts: ComponentsDep, doc_id: str = DOC_ID) -> DocumentFull:
     """The whole text, so a client can highlight a citation's ``text[start:end]``."""
     record, text = parts.store.get_document(doc_id)
     return DocumentFull(id=record.id, title=record.title, source=record.source, chunks=record.chunks, text=text)
+
+
+class DeletedDocument(BaseModel):
+    id: str
+    deleted: bool
+    chunks: int
+
+
+@router.delete("/documents/{doc_id}", response_model=DeletedDocument,
+               responses={**ERROR_RESPONSES, **{status: {"model": ErrorResponse} for status in (401, 403)}})
+def delete_document(parts: ComponentsDep, doc_id: str = DOC_ID) -> DeletedDocument:
+    """Remove a document and its chunks. A folder ingest that still holds the file adds it back."""
+    parts.store.get_document(doc_id)  # 404 for an unknown id
+    return DeletedDocument(id=doc_id, deleted=True, chunks=parts.store.delete_document(doc_id))
