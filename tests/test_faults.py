@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from service.app import create_app
-from tests.conftest import SEED_QUESTION, make_parts, make_settings
+from tests.conftest import SEED_QUESTION, SEEDS, make_parts, make_settings
 from tests.servers import LiveServer
 
 
@@ -133,3 +133,30 @@ def test_ingestion_while_answering_loses_nothing(live_server, tmp_path: Path) ->
     assert parts.store.count_chunks() == expected
     hits = parts.retriever.bm25.search("glacier 14 recorded year 1814", 3)
     assert hits and hits[0][0].text.startswith("Document 14 ")
+
+
+def test_chroma_server_down_gives_fast_503s_then_recovers(tmp_path: Path, embedder) -> None:  # noqa: ANN001
+    from tests.servers import ChromaServer
+
+    with ChromaServer(tmp_path / "chroma") as chroma:
+        settings = make_settings(tmp_path / "unused", chroma_url=chroma.url)
+        parts = make_parts(settings, embedder)
+        parts.indexer.ingest(SEEDS, progress=False)
+        with LiveServer(create_app(settings, parts)) as api, httpx.Client(base_url=api.url, timeout=30) as client:
+            assert client.post("/ask", json={"question": SEED_QUESTION}).status_code == 200
+
+            chroma.stop()
+            for _ in range(3):
+                started = time.monotonic()
+                response = client.post("/ask", json={"question": SEED_QUESTION})
+                assert time.monotonic() - started < 2.0
+                assert response.status_code == 503
+                assert response.json()["error"]["code"] == "store_unavailable"
+            health = client.get("/healthz")
+            assert health.status_code == 503 and health.json()["store"]["status"] == "down"
+            assert client.get("/documents").status_code == 503
+
+            chroma.start()  # same folder, same port; the API process is not restarted
+            response = client.post("/ask", json={"question": SEED_QUESTION})
+            assert response.status_code == 200 and "unclassified" in response.json()["answer"]
+            assert client.get("/healthz").json()["store"]["status"] == "up"
