@@ -14,7 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from service import components, observability, security
 from service.errors import CiteqaError
-from service.routes import ask, documents, health, metrics, upload
+from service.routes import ask, chat, documents, health, metrics, page, upload
 from service.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -37,7 +37,7 @@ def create_app(settings: Settings, parts: components.Components | None = None) -
                   description="Answers with citations that resolve to a document, a chunk and a character span.")
     app.state.settings = settings
     app.state.metrics = app_metrics = observability.Metrics()
-    for module in (ask, documents, health, metrics, upload):
+    for module in (ask, chat, documents, health, metrics, page, upload):
         app.include_router(module.router)
     install_error_handlers(app)
     install_middleware(app, settings, app_metrics)

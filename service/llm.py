@@ -51,24 +51,7 @@ class LiteLLMAnswerer:
         ]
 
     def complete(self, messages: list[dict[str, str]], stream: bool) -> Any:
-        litellm = _litellm()
-        key = self.settings.llm_api_key
-        # A local OpenAI-compatible server (vLLM, Ollama, llama.cpp) needs no key, but the SDK insists on one.
-        api_key = key.get_secret_value() if key else ("not-needed" if self.settings.llm_api_base else None)
-        try:
-            return litellm.completion(
-                model=self.settings.llm_model,
-                messages=messages,
-                api_base=self.settings.llm_api_base,
-                api_key=api_key,
-                timeout=self.settings.llm_timeout,
-                num_retries=self.settings.llm_num_retries,
-                temperature=self.settings.llm_temperature,
-                max_tokens=self.settings.llm_max_tokens,
-                stream=stream,
-            )
-        except Exception as exc:
-            raise _translate(exc) from exc
+        return completion(self.settings, messages, stream=stream)
 
     def stream(self, question: str, passages: Sequence[Chunk]) -> Iterator[str]:
         messages = self.messages(question, passages)
@@ -89,6 +72,44 @@ class LiteLLMAnswerer:
             raise _translate(exc) from exc
         if not produced:
             raise LLMError("The language model returned no usable answer.", code="llm_bad_response")
+
+
+def completion(settings: Settings, messages: list[dict[str, str]], *, stream: bool,
+               max_tokens: int | None = None) -> Any:
+    """One litellm call with the settings' model, endpoint, key, timeout and retries; errors become ours."""
+    litellm = _litellm()
+    key = settings.llm_api_key
+    # A local OpenAI-compatible server (vLLM, Ollama, llama.cpp) needs no key, but the SDK insists on one.
+    api_key = key.get_secret_value() if key else ("not-needed" if settings.llm_api_base else None)
+    try:
+        return litellm.completion(
+            model=settings.llm_model,
+            messages=messages,
+            api_base=settings.llm_api_base,
+            api_key=api_key,
+            timeout=settings.llm_timeout,
+            num_retries=settings.llm_num_retries,
+            temperature=settings.llm_temperature,
+            max_tokens=max_tokens or settings.llm_max_tokens,
+            stream=stream,
+        )
+    except Exception as exc:
+        raise _translate(exc) from exc
+
+
+def complete_text(settings: Settings, messages: list[dict[str, str]], max_tokens: int | None = None) -> str:
+    """A non-streaming completion's text (used to condense follow-up questions).
+
+    Raises :class:`LLMError` (``llm_bad_response``) when the reply has no text.
+    """
+    response = completion(settings, messages, stream=False, max_tokens=max_tokens)
+    try:
+        text = response.choices[0].message.content
+    except (AttributeError, IndexError, TypeError):
+        text = None
+    if not isinstance(text, str) or not text.strip():
+        raise LLMError("The language model returned no usable answer.", code="llm_bad_response")
+    return text
 
 
 def _translate(exc: Exception) -> LLMError:

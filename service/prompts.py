@@ -18,6 +18,7 @@ TEMPLATES: dict[str, set[str]] = {
     "answer_system.md": {"refusal"},
     "answer_user.md": {"passages", "question"},
     "passage.md": {"number", "title", "source", "text"},
+    "condense.md": {"conversation", "question"},
 }
 
 

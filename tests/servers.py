@@ -156,13 +156,15 @@ class ScriptedOpenAI:
     """An OpenAI-compatible ``POST /v1/chat/completions`` server whose behaviour a test sets.
 
     ``mode``: ``answer`` (reply with ``self.content``), ``error500``, ``error429``, ``malformed`` (invalid JSON),
-    or ``hang`` (sleep ``hang_seconds`` before answering). Streams SSE chunks when the request asks to.
-    Every request body is kept in ``requests``.
+    ``hang`` (sleep ``hang_seconds`` before answering), or ``error_mid_stream`` (a streamed reply sends half its
+    words, then an OpenAI-style error chunk). Streams SSE chunks when the request asks to. ``replies``: contents
+    for the next requests, in order, before ``content`` applies again. Every request body is kept in ``requests``.
     """
 
     def __init__(self) -> None:
         self.mode = "answer"
         self.content = "An answer."
+        self.replies: list[str] = []
         self.hang_seconds = 30.0
         self.requests: list[dict[str, Any]] = []
         self.port = free_port()
@@ -205,22 +207,25 @@ class ScriptedOpenAI:
                     return self._send(429, b'{"error": {"message": "slow down", "type": "rate_limit"}}')
                 if script.mode == "malformed":
                     return self._send(200, b"{this is not json")
+                content = script.replies.pop(0) if script.replies else script.content
                 if request.get("stream"):
-                    return self._stream(request)
+                    return self._stream(request, content)
                 body = {
                     "id": "chatcmpl-test", "object": "chat.completion", "created": int(time.time()),
                     "model": request.get("model", "test"),
                     "choices": [{"index": 0, "finish_reason": "stop",
-                                 "message": {"role": "assistant", "content": script.content}}],
+                                 "message": {"role": "assistant", "content": content}}],
                     "usage": {"prompt_tokens": 10, "completion_tokens": 10, "total_tokens": 20},
                 }
                 return self._send(200, json.dumps(body).encode())
 
-            def _stream(self, request: dict[str, Any]) -> None:
+            def _stream(self, request: dict[str, Any], content: str) -> None:
                 self.send_response(200)
                 self.send_header("content-type", "text/event-stream")
                 self.end_headers()
-                words = script.content.split(" ")
+                words = content.split(" ")
+                if script.mode == "error_mid_stream":
+                    words = words[: max(1, len(words) // 2)]
                 for i, word in enumerate(words):
                     piece = word if i == 0 else " " + word
                     chunk = {
@@ -229,6 +234,12 @@ class ScriptedOpenAI:
                         "choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}],
                     }
                     self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+                if script.mode == "error_mid_stream":
+                    self.wfile.flush()
+                    error = {"error": {"message": "upstream exploded mid-stream", "type": "server_error"}}
+                    self.wfile.write(f"data: {json.dumps(error)}\n\n".encode())
+                    self.wfile.flush()
+                    return
                 final = {"id": "chatcmpl-test", "object": "chat.completion.chunk", "created": int(time.time()),
                          "model": request.get("model", "test"),
                          "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
