@@ -186,7 +186,8 @@ class MetricsMiddleware:
     def __init__(self, app: ASGIApp, metrics: Metrics, routes_of: Any) -> None:
         self.app = app
         self.metrics = metrics
-        self.routes_of = routes_of  # the FastAPI app, whose routes name a rejected request's template
+        self.routes_of = routes_of  # the FastAPI app, whose OpenAPI paths name a refused request's route
+        self._templates: list[tuple[Any, str]] | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -209,18 +210,24 @@ class MetricsMiddleware:
             self.metrics.request_seconds.labels(*labels).observe(time.perf_counter() - started)
 
     def route_template(self, scope: Scope) -> str:
-        """The matched route's path template; for requests refused before routing, the route they aimed at."""
-        from starlette.routing import Match
+        """The matched route's path template; for a request refused before routing (401, 403, 429), the
+        documented route its path fits; else ``<unmatched>``, so raw paths never become label values."""
+        path = getattr(scope.get("route"), "path", None)
+        if isinstance(path, str) and path:
+            return path
+        return self._documented_template(scope["path"]) or UNMATCHED
 
-        route = scope.get("route")
-        if route is None:
-            for candidate in self.routes_of.routes:
-                match, _ = candidate.matches(scope)
-                if match is not Match.NONE:
-                    route = candidate
-                    break
-        path = getattr(route, "path", None)
-        return path if isinstance(path, str) and path else UNMATCHED
+    def _documented_template(self, path: str) -> str | None:
+        if self._templates is None:
+            from starlette.routing import compile_path
+
+            try:  # the OpenAPI paths: the public list of every route's template, however routers are nested
+                paths = list(self.routes_of.openapi().get("paths", {}))
+            except Exception:  # a broken schema must not break the metrics
+                log.warning("no OpenAPI paths to name refused requests by", exc_info=True)
+                paths = []
+            self._templates = [(compile_path(template)[0], template) for template in paths]
+        return next((template for regex, template in self._templates if regex.match(path)), None)
 
 
 def install(app: Any, metrics: Metrics) -> None:
