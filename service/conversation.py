@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from service.components import Components
 from service.condense import Message, Standalone, standalone_question
+from service.errors import InvalidInput
 from service.pipeline import AskResult, Event
 
 
@@ -37,11 +38,18 @@ class Turn:
 def start_turn(parts: Components, messages: Sequence[Message], k: int | None = None,
                documents: Sequence[str] | None = None) -> Turn:
     """Condense, validate and retrieve; raises :class:`~service.errors.CiteqaError` before any answer text."""
-    started = time.perf_counter()
-    standalone = standalone_question(messages, parts.condenser, parts.settings.max_question_chars)
-    condense_ms = round((time.perf_counter() - started) * 1000, 2)
-    events = parts.pipeline.events(standalone.question, k, documents)
-    first = next(events)
+    try:
+        if messages and messages[-1]["role"] == "user":
+            parts.pipeline.validate(messages[-1]["content"], k)  # /ask's rules, before any model is called
+        started = time.perf_counter()
+        standalone = standalone_question(messages, parts.condenser, parts.settings.max_question_chars)
+        condense_ms = round((time.perf_counter() - started) * 1000, 2)
+        events = parts.pipeline.events(standalone.question, k, documents)
+        first = next(events)
+    except InvalidInput as exc:
+        if exc.field == "question":  # a chat request has no "question" field: the user's message is to blame
+            exc.field = "messages"
+        raise
     return Turn(standalone, _with_condense_timing(itertools.chain([first], events), condense_ms))
 
 

@@ -131,6 +131,8 @@ def test_refusal_streams_as_a_refusal(live_server) -> None:  # noqa: ANN001
     ({"messages": [user("Hi?"), {"role": "assistant", "content": "Hello."}]}, "messages"),
     ({"messages": [user("   ")]}, "messages"),
     ({"messages": [user("x" * 2001)]}, "messages"),
+    ({"messages": [user("?!")]}, "messages"),
+    ({"messages": [user("What\x00 is this?")]}, "messages"),
     ({"messages": [{"role": "robot", "content": "Hi?"}]}, "messages.0.role"),
     ({"messages": [{"role": "user"}]}, "messages.0.content"),
     ({"messages": "Hi?"}, "messages"),
