@@ -126,14 +126,14 @@ class Indexer:
         vectors = self.embedder.embed(texts)
         report.chunks_embedded += len(texts)
         bar.update(len(texts))
-        offset = 0
+        # one store call per step for the whole group (per-document calls cost more than the writes themselves);
+        # the document records still come last, so a run killed part-way is redone by the next one
+        old_ids = self.store.chunk_ids_of([doc.id for doc, _ in group])
+        new_ids = {chunk.id for _, chunks in group for chunk in chunks}
+        self.store.upsert_chunks([chunk for _, chunks in group for chunk in chunks], vectors)
+        self.store.delete_chunks(sorted({cid for ids in old_ids.values() for cid in ids} - new_ids))
+        self.store.put_documents([(doc, len(chunks)) for doc, chunks in group])
         for doc, chunks in group:
-            doc_vectors = vectors[offset : offset + len(chunks)]
-            offset += len(chunks)
-            old_ids = set(self.store.chunk_ids(doc.id))
-            self.store.upsert_chunks(chunks, doc_vectors)
-            self.store.delete_chunks(sorted(old_ids - {chunk.id for chunk in chunks}))
-            self.store.put_document(doc, len(chunks))
             log.info("indexed %s (%d chunks)", doc.id, len(chunks))
 
     def _remove_missing(self, root: str, present: set[str], report: IngestReport) -> None:

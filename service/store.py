@@ -165,6 +165,19 @@ class ChromaStore:
         return list(collection.get(where={"doc_id": doc_id}, include=[])["ids"])
 
     @_guarded
+    def chunk_ids_of(self, doc_ids: Sequence[str]) -> dict[str, list[str]]:
+        """The stored chunk ids of each of ``doc_ids``, in one store call (documents with none are left out)."""
+        if not doc_ids:
+            return {}
+        collection, _ = self._collections()
+        where = {"doc_id": doc_ids[0]} if len(doc_ids) == 1 else {"doc_id": {"$in": list(doc_ids)}}
+        page = collection.get(where=where, include=["metadatas"])
+        out: dict[str, list[str]] = {}
+        for cid, meta in zip(page["ids"], page["metadatas"], strict=True):
+            out.setdefault(str(meta["doc_id"]), []).append(cid)
+        return out
+
+    @_guarded
     def delete_chunks(self, ids: Sequence[str]) -> None:
         if not ids:
             return
@@ -212,22 +225,30 @@ class ChromaStore:
         return [ScoredChunk(Chunk.from_record(cid, text, meta), 1.0 - float(dist)) for cid, text, meta, dist in hits]
 
     # --- documents -----------------------------------------------------------------------------------------
-    @_guarded
     def put_document(self, document: Document, n_chunks: int) -> None:
         """Written last when a document is (re)indexed: its hash marks the chunks as complete."""
+        self.put_documents([(document, n_chunks)])
+
+    @_guarded
+    def put_documents(self, items: Sequence[tuple[Document, int]]) -> None:
+        """:meth:`put_document` for many documents, in as few store calls as the batch size allows."""
+        if not items:
+            return
         _, docs = self._collections()
-        docs.upsert(
-            ids=[document.id],
-            documents=[document.text],
-            embeddings=[[1.0]],
-            metadatas=[{
-                "title": document.title,
-                "source": document.source,
-                "root": document.root,
-                "hash": document.hash,
-                "chunks": n_chunks,
-            }],
-        )
+        for part in self._batches(len(items)):
+            batch = items[part]
+            docs.upsert(
+                ids=[document.id for document, _ in batch],
+                documents=[document.text for document, _ in batch],
+                embeddings=[[1.0]] * len(batch),
+                metadatas=[{
+                    "title": document.title,
+                    "source": document.source,
+                    "root": document.root,
+                    "hash": document.hash,
+                    "chunks": n_chunks,
+                } for document, n_chunks in batch],
+            )
 
     @_guarded
     def documents(self, root: str | None = None) -> list[DocumentRecord]:
