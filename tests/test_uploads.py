@@ -124,3 +124,18 @@ def test_delete_removes_the_document_from_answers(server: LiveServer) -> None:
     assert httpx.post(f"{server.url}/ask", json=question, timeout=60).json()["citations"] == []
     again = httpx.delete(f"{server.url}/documents/{doc['id']}")
     assert again.status_code == 404 and error_of(again)["code"] == "document_not_found"
+
+
+def test_a_body_of_unknown_length_is_cut_at_the_limit(server: LiveServer) -> None:
+    boundary = "citeqa-test-boundary"
+
+    def chunked() -> Iterator[bytes]:  # no Content-Length: the limit is enforced while the body streams in
+        yield (f'--{boundary}\r\nContent-Disposition: form-data; name="files"; filename="big.txt"\r\n'
+               "Content-Type: text/plain\r\n\r\n").encode()
+        for _ in range(25):
+            yield b"word " * 200
+        yield f"\r\n--{boundary}--\r\n".encode()
+
+    response = httpx.post(f"{server.url}/documents", content=chunked(), timeout=60,
+                          headers={"content-type": f"multipart/form-data; boundary={boundary}"})
+    assert response.status_code == 413 and error_of(response)["code"] == "request_too_large"
