@@ -165,6 +165,7 @@ class ScriptedOpenAI:
         self.mode = "answer"
         self.content = "An answer."
         self.replies: list[str] = []
+        self.chunk_delay = 0.0  # seconds between streamed chunks
         self.hang_seconds = 30.0
         self.requests: list[dict[str, Any]] = []
         self.port = free_port()
@@ -234,6 +235,9 @@ class ScriptedOpenAI:
                         "choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}],
                     }
                     self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+                    if script.chunk_delay:
+                        self.wfile.flush()
+                        time.sleep(script.chunk_delay)
                 if script.mode == "error_mid_stream":
                     self.wfile.flush()
                     error = {"error": {"message": "upstream exploded mid-stream", "type": "server_error"}}

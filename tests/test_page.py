@@ -38,6 +38,7 @@ PAYLOAD_QUESTION = "When did the keeper of the Velmora lighthouse paint the towe
 def playwright() -> Iterator[Playwright]:
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: apt-get install -y --no-install-recommends chromium (.ci/run does)")
+    expect.set_options(timeout=WAIT_MS)
     with sync_playwright() as driver:
         yield driver
 
@@ -169,6 +170,30 @@ def test_ask_stream_cite_highlight_and_follow_up(browser: Browser, live_server: 
 
     assert watch.problems == [] and watch.dialogs == []
     assert all(url.startswith(live_server.url) or url.startswith("data:") for url in watch.requests), watch.requests
+
+
+def test_llm_answer_streams_in_then_becomes_the_checked_text(browser: Browser, seeded_settings: Any,
+                                                               embedder: Any, openai_server: Any) -> None:
+    from service.app import create_app
+    from tests.conftest import make_parts
+
+    settings = seeded_settings.model_copy(update={"llm_model": "openai/test-model",
+                                                  "llm_api_base": openai_server.api_base})
+    openai_server.content = "The contract covers NATO's unclassified networks [1]. It is worth billions [9]."
+    openai_server.chunk_delay = 0.25
+    with LiveServer(create_app(settings, make_parts(settings, embedder))) as server:
+        page, watch = open_page(browser, server)
+        page.locator("#question").fill(SEED_QUESTION)
+        page.locator("#question").press("Enter")
+        streaming = page.locator(".answer.is-streaming")
+        expect(streaming).to_contain_text("The contract covers")  # the first words, before the model is done
+        assert page.locator(".answer-text").count() == 0
+        final = page.locator(".turn-answer .answer-text")
+        # the checked text replaces what streamed: the bogus [9] is gone, [1] is a chip
+        expect(final).to_have_text("The contract covers NATO's unclassified networks 1. It is worth billions.")
+        expect(final.locator(".chip")).to_have_count(1)
+        expect(page.locator(".turn-answer .note")).to_have_text(re.compile("1 citation that matched no source"))
+        assert watch.problems == []
 
 
 def test_narrow_screen(browser: Browser, live_server: LiveServer, output_dir: Path) -> None:
