@@ -23,22 +23,24 @@ def check_response(case, response) -> None:  # noqa: ANN001
         case.validate_response(response, checks=[response_schema_conformance])
 
 
+def fuzz(operation, label: str, sent: dict[str, int]) -> None:  # noqa: ANN001
+    @given(case=operation.as_strategy())
+    @settings(max_examples=EXAMPLES_PER_OPERATION, deadline=None, database=None,
+              suppress_health_check=list(HealthCheck), phases=[Phase.generate])
+    def run(case) -> None:  # noqa: ANN001
+        response = case.call(timeout=60)
+        sent[label] = sent.get(label, 0) + 1
+        check_response(case, response)
+
+    run()
+
+
 def test_generated_requests_get_no_5xx_and_one_error_shape(live_server) -> None:  # noqa: ANN001
     schema = schemathesis.openapi.from_url(f"{live_server.url}/openapi.json")
     schema.config.update(base_url=live_server.url)
     sent: dict[str, int] = {}
     for result in schema.get_all_operations():
         operation = result.ok()
-        label = f"{operation.method.upper()} {operation.path}"
-
-        @given(case=operation.as_strategy())
-        @settings(max_examples=EXAMPLES_PER_OPERATION, deadline=None, database=None,
-                  suppress_health_check=list(HealthCheck), phases=[Phase.generate])
-        def run(case, label: str = label) -> None:  # noqa: ANN001
-            response = case.call(timeout=60)
-            sent[label] = sent.get(label, 0) + 1
-            check_response(case, response)
-
-        run()
+        fuzz(operation, f"{operation.method.upper()} {operation.path}", sent)
     print(f"schemathesis sent {sum(sent.values())} requests: {sent}")
     assert sum(sent.values()) >= 1000, sent
