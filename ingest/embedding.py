@@ -50,7 +50,7 @@ class LocalEmbedder:
     """What the local encoders share: the model folder, its tokenizer (to count word-pieces) and a cache of
     recent short texts by exact text. Subclasses implement :meth:`embed`."""
 
-    def __init__(self, model: str = PACKAGED_MODEL, batch_size: int = 32, query_cache_size: int = 2048) -> None:
+    def __init__(self, model: str = PACKAGED_MODEL, batch_size: int = 32, query_cache_size: int = 16384) -> None:
         self.name = model
         self.batch_size = batch_size
         self.path = resolve_model_path(model)
@@ -100,7 +100,7 @@ class LocalEmbedder:
 class SentenceTransformerEmbedder(LocalEmbedder):
     """all-MiniLM-L6-v2 (or any local sentence-transformers folder) on the CPU, with torch."""
 
-    def __init__(self, model: str = PACKAGED_MODEL, batch_size: int = 32, query_cache_size: int = 2048) -> None:
+    def __init__(self, model: str = PACKAGED_MODEL, batch_size: int = 32, query_cache_size: int = 16384) -> None:
         super().__init__(model, batch_size, query_cache_size)
         self._model = None
 

@@ -110,7 +110,7 @@ class OnnxInt8Embedder(LocalEmbedder):
     """all-MiniLM-L6-v2 (or a local mean-pooling sentence-transformers folder), int8, on onnxruntime."""
 
     def __init__(self, model: str = PACKAGED_MODEL, batch_size: int = 32, cache_dir: Path | None = None,
-                 query_cache_size: int = 2048, threads: int | None = None) -> None:
+                 query_cache_size: int = 16384, threads: int | None = None) -> None:
         super().__init__(model, batch_size, query_cache_size)
         self.name = f"{model} (onnx-int8)"
         self.max_length, self._dimension = _model_config(self.path)

@@ -27,6 +27,7 @@ def create_app(settings: Settings, parts: components.Components | None = None) -
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         built = parts or components.build(settings)
         built.embedder.embed(["warm up"])  # load the model before the first request, not during it
+        built.retriever.warm()  # and build the BM25 index now, not in the first request
         app.state.components = built
         built.pipeline.observers.append(app_metrics.observe_answer)
         log.info("citeqa ready: model=%s store=%s", built.pipeline.model, built.store.location)

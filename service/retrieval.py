@@ -19,6 +19,7 @@ import numpy as np
 
 from ingest.embedding import Embedder
 from ingest.models import Chunk
+from service.errors import StoreUnavailable
 from service.settings import RetrievalMode, Settings
 from service.store import ChromaStore
 
@@ -129,6 +130,16 @@ class Retriever:
         self.embedder = embedder
         self.settings = settings
         self.bm25 = BM25Index(store)
+
+    def warm(self) -> None:
+        """Build the BM25 index now (at start-up) rather than in the first request; a store that is down is left
+        to the requests (and /healthz) to report."""
+        if self.settings.retrieval_mode == "dense":
+            return
+        try:
+            self.bm25.search("warm up", 1)
+        except StoreUnavailable:
+            log.warning("store unavailable at start-up; the BM25 index will be built by the first request")
 
     def retrieve(
         self, question: str, k: int, doc_ids: Sequence[str] | None = None, mode: RetrievalMode | None = None
