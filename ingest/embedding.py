@@ -80,6 +80,15 @@ class LocalEmbedder:
         encodings = self.tokenizer.encode_batch(list(texts), add_special_tokens=False)
         return [len(encoding.ids) for encoding in encodings]
 
+    def remember(self, texts: Sequence[str], vectors: np.ndarray) -> None:
+        """Put vectors made earlier (e.g. stored at ingest) into the text cache :meth:`embed_cached` reads."""
+        with self._cache_lock:
+            for text, vector in zip(texts, vectors, strict=True):
+                self._cache[text] = vector
+                self._cache.move_to_end(text)
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+
     def embed_cached(self, texts: Sequence[str]) -> np.ndarray:
         """Like :meth:`embed`, remembering recent short texts (questions, sentences) by their exact text."""
         with self._cache_lock:

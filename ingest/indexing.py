@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ingest.chunking import chunk_document
+from ingest.chunking import chunk_document, split_sentences
 from ingest.embedding import Embedder
 from ingest.loaders import LoadProblem, load_path
 from ingest.models import Chunk, Document
@@ -71,10 +71,11 @@ class _Progress:
 
 
 class Indexer:
-    def __init__(self, store: ChromaStore, embedder: Embedder, max_tokens: int) -> None:
+    def __init__(self, store: ChromaStore, embedder: Embedder, max_tokens: int, sentence_vectors: bool = False) -> None:
         self.store = store
         self.embedder = embedder
         self.max_tokens = max_tokens
+        self.sentence_vectors = sentence_vectors
 
     def chunk(self, document: Document) -> list[Chunk]:
         return chunk_document(document, self.embedder.count_tokens, self.max_tokens)
@@ -130,11 +131,24 @@ class Indexer:
         # the document records still come last, so a run killed part-way is redone by the next one
         old_ids = self.store.chunk_ids_of([doc.id for doc, _ in group])
         new_ids = {chunk.id for _, chunks in group for chunk in chunks}
-        self.store.upsert_chunks([chunk for _, chunks in group for chunk in chunks], vectors)
+        all_chunks = [chunk for _, chunks in group for chunk in chunks]
+        if self.sentence_vectors:
+            self._write_sentence_vectors(all_chunks)
+        self.store.upsert_chunks(all_chunks, vectors)
         self.store.delete_chunks(sorted({cid for ids in old_ids.values() for cid in ids} - new_ids))
         self.store.put_documents([(doc, len(chunks)) for doc, chunks in group])
         for doc, chunks in group:
             log.info("indexed %s (%d chunks)", doc.id, len(chunks))
+
+    def _write_sentence_vectors(self, chunks: list[Chunk]) -> None:
+        """Embed every sentence of every chunk now, so the extractive answerer finds them at query time."""
+        sentences = [[chunk.text[start:end] for start, end in split_sentences(chunk.text)] for chunk in chunks]
+        vectors = self.embedder.embed([text for texts in sentences for text in texts])
+        per_chunk, offset = [], 0
+        for texts in sentences:
+            per_chunk.append(vectors[offset : offset + len(texts)])
+            offset += len(texts)
+        self.store.put_sentence_vectors([chunk.id for chunk in chunks], per_chunk)
 
     def _remove_missing(self, root: str, present: set[str], report: IngestReport) -> None:
         failed = {problem.source.split(":")[0] for problem in report.problems}

@@ -55,6 +55,6 @@ def build(settings: Settings, embedder: LocalEmbedder | None = None) -> Componen
         retriever=retriever,
         answerer=answerer,
         pipeline=AskPipeline(retriever, answerer, settings, fallback),
-        indexer=Indexer(store, embedder, settings.chunk_max_tokens),
+        indexer=Indexer(store, embedder, settings.chunk_max_tokens, settings.sentence_vectors),
         condenser=build_condenser(settings),
     )

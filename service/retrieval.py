@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ingest.chunking import split_sentences
 from ingest.embedding import Embedder
 from ingest.models import Chunk
 from service.errors import StoreUnavailable
@@ -176,8 +177,31 @@ class Retriever:
             )
             for cid, score in fused[:k]
         ]
+        if self.settings.uses_extractive:
+            self._recall_vectors(passages)
         timings["retrieve"] = _ms(started)
         return Retrieval(passages=passages, timings_ms=timings, query_embedding=query_embedding)
+
+    def _recall_vectors(self, passages: list[Passage]) -> None:
+        """Hand the vectors stored at ingest for the passages (and, with ``sentence_vectors``, their sentences) to
+        the encoder's text cache, where the extractive answerer's ``embed_cached`` finds them instead of encoding
+        them again (a text without a stored vector is encoded as before)."""
+        remember = getattr(self.embedder, "remember", None)
+        if remember is None or not passages:
+            return
+        ids = [p.chunk.id for p in passages]
+        chunk_vectors = self.store.chunk_vectors(ids)
+        known = [p.chunk for p in passages if p.chunk.id in chunk_vectors]
+        if known:
+            remember([chunk.text for chunk in known], np.vstack([chunk_vectors[chunk.id] for chunk in known]))
+        if not self.settings.sentence_vectors:
+            return
+        stored = self.store.sentence_vectors(ids)
+        for passage in passages:
+            vectors = stored.get(passage.chunk.id)
+            spans = split_sentences(passage.chunk.text)
+            if vectors is not None and len(vectors) == len(spans):
+                remember([passage.chunk.text[start:end] for start, end in spans], vectors)
 
     def _embed_query(self, question: str) -> np.ndarray:
         embed_cached = getattr(self.embedder, "embed_cached", None)

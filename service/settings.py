@@ -57,6 +57,11 @@ class Settings(BaseSettings):
     encoder_cache_dir: Path | None = Field(
         default=None, description="Where the onnx-int8 export is cached (default: <data_dir>/encoders)."
     )
+    sentence_vectors: bool = Field(
+        default=False,
+        description="Embed every sentence of every chunk at ingest and keep the vectors in the store, so the "
+        "extractive answerer spends no encoder time per query (ingest does about twice the encoder work).",
+    )
     chunk_max_tokens: int = Field(
         default=200,
         ge=16,

@@ -14,10 +14,12 @@ store (the BM25 index) can tell cheaply that they are stale, in this process or 
 
 from __future__ import annotations
 
+import base64
 import functools
 import logging
 import threading
 import uuid
+import zlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -73,6 +75,7 @@ class ChromaStore:
         self._client: Any = None
         self._chunks: Any = None
         self._docs: Any = None
+        self._sentence_collection: Any = None
         self._lock = threading.Lock()
 
     # --- connection ----------------------------------------------------------------------------------------
@@ -96,7 +99,7 @@ class ChromaStore:
         with self._lock:
             if self.settings.chroma_url:
                 self._client = None
-            self._chunks = self._docs = None
+            self._chunks = self._docs = self._sentence_collection = None
 
     def _collections(self) -> tuple[Any, Any]:
         with self._lock:
@@ -110,6 +113,15 @@ class ChromaStore:
                     f"{self.name}_documents", embedding_function=None
                 )
             return self._chunks, self._docs
+
+    def _sentences(self) -> Any:
+        self._collections()
+        with self._lock:
+            if self._sentence_collection is None:
+                self._sentence_collection = self._client.get_or_create_collection(
+                    f"{self.name}_sentences", embedding_function=None
+                )
+            return self._sentence_collection
 
     @property
     def location(self) -> str:
@@ -183,9 +195,50 @@ class ChromaStore:
         if not ids:
             return
         collection, _ = self._collections()
+        sentences = self._sentences()
         for part in self._batches(len(ids)):
             collection.delete(ids=list(ids[part]))
+            sentences.delete(ids=list(ids[part]))
         self._bump_revision(collection)
+
+    # --- sentence vectors (settings.sentence_vectors) ------------------------------------------------------
+    @_guarded
+    def put_sentence_vectors(self, chunk_ids: Sequence[str], vectors: Sequence[np.ndarray]) -> None:
+        """Keep, per chunk, the vectors of its sentences (float16, in the ``<name>_sentences`` collection, whose
+        own 1-d embedding is only a placeholder: it is read by id, never searched)."""
+        if not chunk_ids:
+            return
+        collection = self._sentences()
+        for part in self._batches(len(chunk_ids)):
+            ids = list(chunk_ids[part])
+            collection.upsert(
+                ids=ids,
+                embeddings=[[zlib.crc32(cid.encode()) / 2**32] for cid in ids],
+                metadatas=[{"n": len(v), "f16": base64.b64encode(np.asarray(v, np.float16).tobytes()).decode()}
+                           for v in vectors[part]],
+            )
+
+    @_guarded
+    def chunk_vectors(self, chunk_ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """The stored vectors of ``chunk_ids`` (those that exist), as ingest embedded them."""
+        if not chunk_ids:
+            return {}
+        collection, _ = self._collections()
+        page = collection.get(ids=list(chunk_ids), include=["embeddings"])
+        return {cid: np.asarray(vector, dtype=np.float32)
+                for cid, vector in zip(page["ids"], page["embeddings"], strict=True)}
+
+    @_guarded
+    def sentence_vectors(self, chunk_ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """The stored sentence vectors of those of ``chunk_ids`` that have them (float32, one row a sentence)."""
+        if not chunk_ids:
+            return {}
+        page = self._sentences().get(ids=list(chunk_ids), include=["metadatas"])
+        out: dict[str, np.ndarray] = {}
+        for cid, meta in zip(page["ids"], page["metadatas"], strict=True):
+            raw = np.frombuffer(base64.b64decode(str(meta["f16"])), dtype=np.float16)
+            out[cid] = raw.reshape(int(meta["n"]), -1).astype(np.float32) if meta["n"] else raw.astype(np.float32)
+        return out
 
     @_guarded
     def count_chunks(self) -> int:
