@@ -134,5 +134,58 @@ def serve(host: str | None, port: int | None, ingest_paths: tuple[Path, ...]) ->
                 access_log=False)
 
 
+@main.command(name="eval")
+@click.option("--corpus", required=True, type=click.Path(exists=True, path_type=Path),
+              help="The documents: a .jsonl corpus ({id, title, text} a line), a folder or a file.")
+@click.option("--questions", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="The questions (.jsonl: id, question, answers, evidence [{doc, text}], answerable).")
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for results.json, questions.jsonl, report.md and metrics.png.")
+@click.option("--retrieval", type=click.Choice(["dense", "bm25", "hybrid"]), default=None,
+              help="Retrieval mode (default: settings.retrieval_mode).")
+@click.option("--compare", is_flag=True, help="Run dense, bm25 and hybrid on the same questions, in one table.")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="Evaluate N questions, drawn with --seed.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the --limit sample.")
+@click.option("-k", "--k", type=click.IntRange(min=1), default=None, help="Passages given to the answerer.")
+@click.option("--url", default=None, help="Evaluate a running service (http://host:port) instead of a local run.")
+@click.option("--api-key", envvar="CITEQA_EVAL_API_KEY", default=None, help="Bearer key for --url.")
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Store folder of the evaluation collection (default: settings.data_dir).")
+@click.option("--judge-model", default=None, help="A litellm model to judge support (default: the offline judge).")
+@click.option("--judge-api-base", default=None, help="Base URL of the judge model's server.")
+@click.option("--progress/--no-progress", default=None, help="Show a progress bar (default: on a terminal).")
+@_handle_errors
+def eval_command(corpus: Path, questions: Path, out: Path, retrieval: str | None, compare: bool, limit: int | None,
+                 seed: int, k: int | None, url: str | None, api_key: str | None, data_dir: Path | None,
+                 judge_model: str | None, judge_api_base: str | None, progress: bool | None) -> None:
+    """Score citation accuracy on a question set: retrieval recall, citation precision/recall, abstention."""
+    from service import evaluation, report
+
+    if url and (compare or retrieval):
+        raise click.UsageError("--retrieval and --compare need a local run; a --url service uses its own mode")
+    if url and not url.startswith(("http://", "https://")):
+        raise click.BadParameter("must look like http://host:port", param_hint="--url")
+    settings = _settings(data_dir=data_dir)
+    modes: list[str | None] = list(evaluation.MODES) if compare else [retrieval or settings.retrieval_mode]
+    if url:
+        modes = [None]
+    request = evaluation.EvalRequest(
+        corpus=corpus, questions=questions, out=out, modes=modes, limit=limit, seed=seed, k=k, url=url,
+        api_key=api_key, judge_model=judge_model, judge_api_base=judge_api_base, progress=progress,
+    )
+    try:
+        runs, info = evaluation.run(settings, request, echo=lambda line: click.echo(line, err=True))
+    except evaluation.EvalInputError as exc:
+        click.echo(f"error: {exc.message}", err=True)
+        for problem in exc.problems[:20]:
+            click.echo(f"  {problem}", err=True)
+        if len(exc.problems) > 20:
+            click.echo(f"  ... and {len(exc.problems) - 20} more", err=True)
+        sys.exit(2)
+    click.echo(f"{info['questions']['count']} questions; support judged by {info['judge']}\n")
+    click.echo(report.table(runs, markdown=False))
+    click.echo(f"\nwrote {out}/results.json, questions.jsonl, report.md, metrics.png")
+
+
 if __name__ == "__main__":
     main()

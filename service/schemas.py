@@ -18,6 +18,20 @@ class AskRequest(BaseModel):
     documents: list[str] | None = Field(
         default=None, max_length=1000, description="Only search these document ids."
     )
+    retrieved: int | None = Field(
+        default=None, ge=1, le=50,
+        description="For evaluation: also return the top N retrieved passages, ranked, in `retrieved` (the "
+        "answerer still sees k). Unset: the response has no `retrieved` field.",
+    )
+
+
+class RetrievedOut(BaseModel):
+    rank: int
+    doc_id: str
+    chunk_id: str
+    start: int = Field(description="Offset in the document's text where the chunk begins.")
+    end: int
+    score: float
 
 
 class CitationOut(BaseModel):

@@ -1,0 +1,181 @@
+"""Writing an evaluation: ``results.json``, ``questions.jsonl``, ``report.md`` and a chart (``metrics.png``).
+
+``results.json`` holds every metric of every configuration (and of the two fixed halves of the question set),
+the settings, model, versions and the corpus hash; ``questions.jsonl`` one row per question and configuration;
+``report.md`` the table, the chart and the metric definitions. matplotlib (Agg backend) is imported only here,
+only when a chart is drawn.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from service.evaluation import ConfigRun
+
+# (key in the summary, label, target or None); the headline metrics come first and are charted
+HEADLINE = [
+    ("recall@5", "gold-passage recall@5", 0.95),
+    ("citation_precision", "citation precision", 0.80),
+    ("citation_recall", "citation recall", 0.60),
+    ("abstention_balanced_accuracy", "balanced abstention accuracy", 0.80),
+]
+DETAIL = [
+    ("recall@1", "gold-passage recall@1", None),
+    ("recall@3", "gold-passage recall@3", None),
+    ("recall@10", "gold-passage recall@10", None),
+    ("mrr", "MRR", None),
+    ("citation_precision_alce", "citation precision, per response (ALCE)", None),
+    ("citation_validity", "citation validity", None),
+    ("token_f1", "answer token F1", None),
+    ("rouge_l", "answer ROUGE-L", None),
+    ("refused_unanswerable", "unanswerable refused", None),
+    ("answered_answerable", "answerable answered", None),
+    ("support", "support", None),
+    ("citations_per_answer", "citations per answer", None),
+]
+ROWS = HEADLINE + DETAIL
+
+DEFINITIONS = """\
+- **gold-passage recall@k**: for an answerable question, the share of its gold passages that have a chunk among
+  the top k retrieved overlapping one of their gold evidence sentences; averaged over answerable questions.
+- **MRR**: 1 / rank of the first retrieved chunk overlapping a gold evidence sentence (0 if none of the top 10).
+- **citation precision**: over all citations of answerable questions, the share whose cited span overlaps at
+  least one gold evidence sentence. **Per response (ALCE)**: that share per answer, averaged over answers with
+  at least one citation.
+- **citation recall**: over all gold evidence sentences of answerable questions, the share overlapped by at least
+  one cited span (a refusal covers none).
+- **citation validity**: the share of the answerer's `[n]` markers that resolved to a retrieved passage (the
+  citation checker drops the others).
+- **answer token F1 / ROUGE-L**: the answer without its markers against the best gold answer (SQuAD
+  normalisation; ROUGE-L is the F1 of the longest common token subsequence); a refusal scores 0.
+- **unanswerable refused / answerable answered**: the share of each kind handled right; **balanced abstention
+  accuracy** is their mean.
+- **support**: the share of the sentences of non-refused answers whose cited spans support them, according to
+  the judge named below; a sentence without a citation is unsupported.
+- Spans are character ranges `[start, end)` of a document; two spans match when they overlap in the same
+  document. Gold sentences are located in their passage by exact search, then whitespace-normalised search.
+"""
+
+
+def versions() -> dict[str, str]:
+    out = {}
+    for package in ("citeqa", "sentence-transformers", "torch", "chromadb", "bm25s", "litellm"):
+        try:
+            out[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            out[package] = "not installed"
+    return out
+
+
+def fmt(value: Any) -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    return str(value)
+
+
+def table(runs: Sequence[ConfigRun], markdown: bool = True) -> str:
+    """One row per metric, one column per configuration (a target column when the metric has one)."""
+    header = ["metric"] + [run.name for run in runs] + ["target"]
+    lines = [[label] + [fmt(run.summary.get(key)) for run in runs] + [f">= {goal:.2f}" if goal else ""]
+             for key, label, goal in ROWS]
+    if markdown:
+        out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        out += ["| " + " | ".join(line) + " |" for line in lines]
+        return "\n".join(out)
+    widths = [max(len(row[i]) for row in [header, *lines]) for i in range(len(header))]
+    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+                     for row in [header, *lines])
+
+
+def halves_table(runs: Sequence[ConfigRun]) -> str:
+    header = ["metric"] + [f"{run.name} {half}" for run in runs for half in ("A", "B")]
+    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for key, label, _ in HEADLINE:
+        out.append("| " + " | ".join([label] + [fmt(run.halves[h].get(key)) for run in runs for h in ("A", "B")])
+                   + " |")
+    return "\n".join(out)
+
+
+def chart(runs: Sequence[ConfigRun], path: Path) -> None:
+    """Grouped bars of the headline metrics per configuration, with the targets as ticks."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 4), dpi=100)
+    width = 0.8 / len(runs)
+    for i, run in enumerate(runs):
+        values = [run.summary.get(key) or 0.0 for key, _, _ in HEADLINE]
+        xs = [j + (i - (len(runs) - 1) / 2) * width for j in range(len(HEADLINE))]
+        bars = ax.bar(xs, values, width, label=run.name)
+        ax.bar_label(bars, labels=[f"{v:.2f}" for v in values], fontsize=8)
+    for j, (_, _, goal) in enumerate(HEADLINE):
+        ax.hlines(goal, j - 0.45, j + 0.45, colors="black", linestyles="dashed", linewidth=1)
+    ax.set_xticks(range(len(HEADLINE)), [label.replace(" ", "\n", 1) for _, label, _ in HEADLINE], fontsize=8)
+    ax.set_ylim(0, 1.08)
+    ax.set_title("citeqa on the evaluation set (dashed: targets)")
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    # fixed metadata so that the same figures give the same bytes
+    fig.savefig(path, metadata={"Software": None})
+    plt.close(fig)
+
+
+def write(out: Path, runs: Sequence[ConfigRun], info: dict[str, Any]) -> dict[str, Path]:
+    """Write the four files into ``out`` (created if needed); returns their paths."""
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {name: out / name for name in ("results.json", "questions.jsonl", "report.md", "metrics.png")}
+    results = {
+        **info,
+        "versions": versions(),
+        "configs": {run.name: {"metrics": run.summary, "halves": run.halves,
+                               "mean_timings_ms": run.mean_timings_ms} for run in runs},
+    }
+    paths["results.json"].write_text(json.dumps(results, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+    with paths["questions.jsonl"].open("w", encoding="utf-8") as handle:
+        for run in runs:
+            for row in run.rows:
+                handle.write(json.dumps({"config": run.name, **row}, ensure_ascii=False) + "\n")
+    chart(runs, paths["metrics.png"])
+    paths["report.md"].write_text(markdown(runs, info), encoding="utf-8")
+    return paths
+
+
+def markdown(runs: Sequence[ConfigRun], info: dict[str, Any]) -> str:
+    settings = "\n".join(f"| {key} | {fmt(value)} |" for key, value in info.get("target", {}).items())
+    return f"""# Evaluation report
+
+Questions: {info['questions']['path']} ({info['questions']['count']} run: {info['questions']['answerable']}
+answerable, {info['questions']['unanswerable']} unanswerable; limit {fmt(info['questions']['limit'])},
+seed {info['questions']['seed']}). Corpus: {info['corpus']['path']} ({info['corpus']['documents']} documents,
+sha256 {info['corpus']['hash'][:16]}...). Support judge: {info['judge']}.
+
+![headline metrics](metrics.png)
+
+{table(runs)}
+
+## The two fixed halves of the question set
+
+Each question falls in half A or B by a hash of its id; a figure tuned to one half and not the other would
+show here.
+
+{halves_table(runs)}
+
+## What each metric means
+
+{DEFINITIONS}
+## Settings
+
+| setting | value |
+|---|---|
+{settings}
+
+Mean timings (ms): {"; ".join(f"{run.name}: {run.mean_timings_ms}" for run in runs)}
+"""
