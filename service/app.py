@@ -14,7 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from service import components, observability, security
 from service.errors import CiteqaError
-from service.routes import ask, chat, documents, health, metrics, page, upload
+from service.routes import ask, chat, documents, health, metrics, openai_compat, page, upload
 from service.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -38,7 +38,7 @@ def create_app(settings: Settings, parts: components.Components | None = None) -
                   description="Answers with citations that resolve to a document, a chunk and a character span.")
     app.state.settings = settings
     app.state.metrics = app_metrics = observability.Metrics()
-    for module in (ask, chat, documents, health, metrics, page, upload):
+    for module in (ask, chat, documents, health, metrics, openai_compat, page, upload):
         app.include_router(module.router)
     install_error_handlers(app)
     install_middleware(app, settings, app_metrics)
@@ -86,7 +86,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        code = {400: "bad_request", 404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         return error_response(exc.status_code, code, str(exc.detail))
 
     @app.exception_handler(Exception)
