@@ -6,12 +6,15 @@ The stores are synthetic, built once and cached under bench/.cache/stores/: repl
 corpus with its real embeddings; replica r >= 1 repeats every passage with "V<r> " put before each of its
 sentences (so no two chunks, and no two sentences, share a text: the answerer's sentence cache cannot flatter
 the figures) and with the real chunk vector plus Gaussian noise (sigma 0.01 a dimension, renormalised; cosine
-~0.98 to the original). The query path is the real one: `citeqa serve` in its own process, the real model for
+~0.98 to the original); the same for the sentence vectors kept for CITEQA_SENTENCE_VECTORS (real ones for
+replica 0). The query path is the real one: `citeqa serve` in its own process, the real model for
 each question, hybrid retrieval, the default (extractive) answerer, over HTTP.
 
 Questions are the 399 CLAPnq questions in four spellings ("q", "q?", "Tell me q", "Q."), each asked once per
-run, so the question cache never answers. One client asks them in turn (p50/p95/p99 of the client-side
-latency); then 8 clients ask concurrently (requests/s, errors). Peak RSS is the server's VmHWM at the end.
+run, so the question cache never answers. Each size runs with default settings and with
+CITEQA_SENTENCE_VECTORS=true (--variants; --quick: the latter only). One client asks them in turn
+(p50/p95/p99 of the client-side latency); then 8 clients ask concurrently (requests/s, errors). Peak RSS is
+the server's VmHWM at the end.
 Targets at 100k: p50 <= 30 ms, p99 <= 120 ms, >= 30 req/s with 8 clients, 0 errors; peak RSS <= 1.5 GiB;
 cold start to /healthz ready <= 15 s; `citeqa --help` < 1 s.
 """
@@ -38,7 +41,7 @@ import numpy as np
 from bench import common
 
 SIGMA = 0.01
-STORE_VERSION = "1"
+STORE_VERSION = "2"
 
 
 def free_port() -> int:
@@ -69,6 +72,46 @@ def corpus_vectors(encoder: str) -> tuple[list[Any], list[Any], np.ndarray]:
     return documents, chunks, vectors
 
 
+def sentence_vectors(encoder: str, documents: list[Any]) -> dict[str, np.ndarray]:
+    """Real vectors of every sentence of every CLAPnq document (cached), by document id."""
+    from ingest.chunking import split_sentences
+    from service import components
+
+    sentences = {doc.id: [doc.text[a:b] for a, b in split_sentences(doc.text)] for doc in documents}
+    flat = [text for doc in documents for text in sentences[doc.id]]
+    key = hashlib.sha256("\0".join(flat).encode()).hexdigest()[:12]
+    cache = common.CACHE / f"clapnq-sentences-{encoder}-{key}.npy"
+    if cache.is_file():
+        vectors = np.load(cache)
+    else:
+        print(f"embedding {len(flat)} CLAPnq sentences with {encoder} (cached for later runs)...", flush=True)
+        settings = common.settings(common.CACHE / "scratch", encoder=encoder,
+                                   encoder_cache_dir=common.CACHE / "encoders")
+        vectors = components.build_embedder(settings).embed(flat)
+        np.save(cache, vectors)
+    out, offset = {}, 0
+    for doc in documents:
+        out[doc.id] = vectors[offset : offset + len(sentences[doc.id])]
+        offset += len(sentences[doc.id])
+    return out
+
+
+def chunk_sentence_vectors(replica: Any, chunks: list[Any], doc_vectors: np.ndarray) -> list[np.ndarray] | None:
+    """Each chunk's rows of its document's sentence vectors (the replica's sentences match the original's)."""
+    from ingest.chunking import split_sentences
+
+    index = {start: i for i, (start, _) in enumerate(split_sentences(replica.text))}
+    if len(index) != len(doc_vectors):
+        return None
+    out = []
+    for chunk in chunks:
+        rows = [index.get(chunk.start + start) for start, _ in split_sentences(chunk.text)]
+        if any(row is None for row in rows):
+            return None
+        out.append(doc_vectors[rows])
+    return out
+
+
 def replica_document(doc: Any, r: int) -> Any:
     from ingest.chunking import split_sentences
     from ingest.models import Document
@@ -93,6 +136,7 @@ def build_store(size: int, encoder: str) -> Path:
         return data_dir
     shutil.rmtree(data_dir, ignore_errors=True)
     documents, chunks, vectors = corpus_vectors(encoder)
+    doc_sentences = sentence_vectors(encoder, documents)
     by_doc: dict[str, list[int]] = {}
     for i, chunk in enumerate(chunks):
         by_doc.setdefault(chunk.doc_id, []).append(i)
@@ -102,7 +146,7 @@ def build_store(size: int, encoder: str) -> Path:
     total, r, started = 0, 0, time.perf_counter()
     print(f"building a {size}-chunk store in {data_dir} (once)...", flush=True)
     while total < size:
-        batch_chunks, batch_vectors, records = [], [], []
+        batch_chunks, batch_vectors, records, sentence_ids, sentence_rows = [], [], [], [], []
         for doc in documents:
             if total + len(batch_chunks) >= size:
                 break
@@ -113,10 +157,19 @@ def build_store(size: int, encoder: str) -> Path:
             if r:
                 base = base + rng.normal(0, SIGMA, base.shape).astype(np.float32)
                 base /= np.linalg.norm(base, axis=1, keepdims=True)
+            per_chunk = chunk_sentence_vectors(replica, new_chunks, doc_sentences[doc.id])
+            if per_chunk is not None:
+                for chunk, rows in zip(new_chunks, per_chunk, strict=True):
+                    if r and len(rows):
+                        rows = rows + rng.normal(0, SIGMA, rows.shape).astype(np.float32)
+                        rows /= np.linalg.norm(rows, axis=1, keepdims=True)
+                    sentence_ids.append(chunk.id)
+                    sentence_rows.append(rows)
             batch_chunks += new_chunks
             batch_vectors.append(base)
             records.append((replica, len(new_chunks)))
         parts.store.upsert_chunks(batch_chunks, np.vstack(batch_vectors).astype(np.float32))
+        parts.store.put_sentence_vectors(sentence_ids, sentence_rows)
         parts.store.put_documents(records)
         total += len(batch_chunks)
         r += 1
@@ -134,12 +187,13 @@ def question_variants() -> list[str]:
 class Server:
     """`citeqa serve` in its own process."""
 
-    def __init__(self, data_dir: Path, encoder: str) -> None:
+    def __init__(self, data_dir: Path, encoder: str, sentence_vectors: bool) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = {key: value for key, value in os.environ.items() if not key.startswith("CITEQA_")}
         env.update(CITEQA_DATA_DIR=str(data_dir), CITEQA_ENCODER=encoder, CITEQA_PORT=str(self.port),
-                   CITEQA_ENCODER_CACHE_DIR=str(common.CACHE / "encoders"))
+                   CITEQA_ENCODER_CACHE_DIR=str(common.CACHE / "encoders"),
+                   CITEQA_SENTENCE_VECTORS=str(sentence_vectors).lower())
         self.log = (common.CACHE / "serve.log").open("w")
         self.started = time.perf_counter()
         self.process = subprocess.Popen([str(common.ROOT / ".venv" / "bin" / "citeqa"), "serve"], env=env,
@@ -218,11 +272,11 @@ def help_seconds() -> list[float]:
     return out
 
 
-def bench_size(size: int, args: argparse.Namespace, questions: list[str], lines: list[str]) -> None:
+def bench_size(size: int, args: argparse.Namespace, questions: list[str], lines: list[str], variant: str) -> None:
     import httpx
 
     data_dir = build_store(size, args.encoder)
-    server = Server(data_dir, args.encoder)
+    server = Server(data_dir, args.encoder, variant == "sentence-vectors")
     try:
         with httpx.Client() as client:
             cold = server.wait_ready(client)
@@ -230,20 +284,20 @@ def bench_size(size: int, args: argparse.Namespace, questions: list[str], lines:
             assert status == 200, status
             for question in questions[:5]:
                 ask(client, server.url, question)
-            single_n = 40 if args.quick else 300
+            single_n = 30 if args.quick else 300
             pool = questions[5:]
             single = [ask(client, server.url, q) for q in pool[:single_n]]
             single_errors = sum(status != 200 for _, status in single)
             latencies = [elapsed * 1000 for elapsed, _ in single]
-        done, errors, elapsed = concurrent(server.url, pool[single_n:], 8, 10 if args.quick else 40)
+        done, errors, elapsed = concurrent(server.url, pool[single_n:], 8, 8 if args.quick else 40)
         rss = server.peak_rss_mib()
     finally:
         server.stop()
     p50, p95, p99 = (common.percentile(latencies, q) for q in (50, 95, 99))
     rate = done / elapsed
     big = size >= 100_000
-    common.emit(lines, f"- **{size:,} chunks** ({args.encoder}): cold start to /healthz ready **{cold:.1f} s**; "
-                       f"first /ask after it {first * 1000:.0f} ms")
+    common.emit(lines, f"- **{size:,} chunks** ({args.encoder}, {variant}): cold start to /healthz ready "
+                       f"**{cold:.1f} s**; first /ask after it {first * 1000:.0f} ms")
     common.emit(lines, f"  - 1 client, {len(latencies)} questions: p50 **{p50:.0f} ms**, p95 {p95:.0f} ms, "
                        f"p99 **{p99:.0f} ms**, mean {statistics.mean(latencies):.0f} ms, {single_errors} errors"
                        + (f"; targets p50 <= 30 ms: {_ok(p50 <= 30)}, p99 <= 120 ms: {_ok(p99 <= 120)}" if big else ""))
@@ -264,7 +318,10 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="10k chunks only, 40 + 10 s of requests")
     parser.add_argument("--sizes", default=None, help="comma-separated chunk counts (default 10000,100000)")
     parser.add_argument("--encoder", default="torch", choices=["torch", "onnx-int8"])
+    parser.add_argument("--variants", default=None,
+                        help="server settings to run: default, sentence-vectors (CITEQA_SENTENCE_VECTORS=true)")
     args = parser.parse_args()
+    args.variants = args.variants or ("sentence-vectors" if args.quick else "default,sentence-vectors")
     sizes = [int(s) for s in (args.sizes or ("10000" if args.quick else "10000,100000")).split(",")]
     header = common.machine()
     lines: list[str] = []
@@ -276,7 +333,8 @@ def main() -> None:
                        "default settings (hybrid retrieval, extractive answerer)")
     questions = question_variants()
     for size in sizes:
-        bench_size(size, args, questions, lines)
+        for variant in args.variants.split(","):
+            bench_size(size, args, questions, lines, variant)
     suffix = "" if args.encoder == "torch" else f"-{args.encoder}"
     common.write_section(f"serve{suffix}{'-quick' if args.quick else ''}",
                          f"Serving: POST /ask, memory, start-up ({args.encoder}{', quick' if args.quick else ''})",
