@@ -43,6 +43,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help=f"{QUICK_PASSAGES} passages, one run (under a minute)")
     parser.add_argument("--encoder", default="torch", choices=["torch", "onnx-int8"])
+    parser.add_argument("--sentence-vectors", action="store_true",
+                        help="ingest with CITEQA_SENTENCE_VECTORS=true (sentences embedded too: more encoder work)")
     parser.add_argument("--runs", type=int, default=None, help="side-by-side repetitions (default 2; quick 1)")
     args = parser.parse_args()
     runs = args.runs or (1 if args.quick else 2)
@@ -76,7 +78,8 @@ def run(args: argparse.Namespace, runs: int, work: Path, header: str) -> None:
 
     def pipeline_step(run: int) -> None:
         parts = components.build(common.settings(work / f"store-{run}", encoder=args.encoder,
-                                                 encoder_cache_dir=common.CACHE / "encoders"), embedder)
+                                                 encoder_cache_dir=common.CACHE / "encoders",
+                                                 sentence_vectors=args.sentence_vectors), embedder)
         parts.store.count_chunks()  # open the store (chromadb's import and client) outside the timing
         with common.timed() as t:
             report = parts.indexer.ingest(corpus, progress=False)
@@ -97,7 +100,8 @@ def run(args: argparse.Namespace, runs: int, work: Path, header: str) -> None:
     emit = lines.append
     n_docs = sum(1 for _ in corpus.open())
     emit(f"- corpus: CLAPnq, {n_docs} passages -> {len(texts)} chunks; encoder {args.encoder}, "
-         f"batch size {embedder.batch_size}; {runs} side-by-side run(s)")
+         f"batch size {embedder.batch_size}; sentence vectors {'on' if args.sentence_vectors else 'off (default)'}; "
+         f"{runs} side-by-side run(s)")
     emit(f"- raw encoder: {common.best_and_median(raw)} chunks/s")
     emit(f"- `citeqa ingest` pipeline (Indexer into a fresh embedded Chroma): {common.best_and_median(pipe)} chunks/s")
     emit(f"- **pipeline / raw: {statistics.median(ratios):.2f}** (runs: {', '.join(f'{r:.2f}' for r in ratios)}); "
@@ -106,9 +110,10 @@ def run(args: argparse.Namespace, runs: int, work: Path, header: str) -> None:
          f"({', '.join(f'{a:.2f} s' for a in again)}); target <= 5%: "
          f"{'reached' if statistics.median(reingest) <= 0.05 else 'NOT reached'}")
     print("\n".join(lines))
-    suffix = "" if args.encoder == "torch" else f"-{args.encoder}"
+    suffix = ("" if args.encoder == "torch" else f"-{args.encoder}") + ("-sv" if args.sentence_vectors else "")
     common.write_section(f"ingest{suffix}{'-quick' if args.quick else ''}",
-                         f"Ingestion throughput ({args.encoder}{', quick' if args.quick else ''})", lines, header)
+                         f"Ingestion throughput ({args.encoder}{', sentence vectors' if args.sentence_vectors else ''}"
+                         f"{', quick' if args.quick else ''})", lines, header)
 
 
 if __name__ == "__main__":

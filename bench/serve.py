@@ -329,8 +329,10 @@ def main() -> None:
     common.emit(lines, f"- `citeqa --help`: **{statistics.median(helps):.2f} s** (median of 3: "
                        f"{', '.join(f'{h:.2f}' for h in helps)}); target < 1 s: {_ok(statistics.median(helps) < 1)}")
     common.emit(lines, "- stores: synthetic, cached (module docstring of bench/serve.py): replicas of the real "
-                       "CLAPnq chunks, made unique, with perturbed real embeddings; real server, real model, "
-                       "default settings (hybrid retrieval, extractive answerer)")
+                       "CLAPnq chunks, made unique, with perturbed real embeddings (and sentence vectors); real "
+                       "`citeqa serve` process, real model for each question, hybrid retrieval, the default "
+                       "(extractive) answerer; 'default' = default settings, 'sentence-vectors' = "
+                       "CITEQA_SENTENCE_VECTORS=true")
     questions = question_variants()
     for size in sizes:
         for variant in args.variants.split(","):
