@@ -1,6 +1,6 @@
 """ONNX int8 against torch float32: throughput side by side, and gold-passage recall@5 on CLAPnq.
 
-    .venv/bin/python -m bench.encoder [--quick] [--runs N]
+    .venv/bin/python -m bench.encoder [--quick] [--runs N] [--eval]
 
 Both encoders live in one process and encode the same chunk texts (the CLAPnq corpus as the Indexer chunks
 it; --quick: the first 30 passages), alternating which goes first. The vectors of the last run fill one store
@@ -10,7 +10,8 @@ per encoder (the vectors each encoder made, written with the store's own upsert)
 recall@5 = share of answerable questions with a gold passage (``evidence[].doc``) among the 5 retrieved
 passages, in ``dense`` mode (the encoder alone) and the default ``hybrid`` mode. Targets: int8 >= 2x the
 float32 throughput; recall@5 within 0.01 of float32. (--quick keeps only the questions whose gold passage is
-in its 30 passages, so its recall figures are not comparable to the full run's.)
+in its 30 passages, so its recall figures are not comparable to the full run's.) With --eval, `citeqa eval
+--compare` also runs once per encoder, each ingesting the corpus itself, and its figures are set side by side.
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help=f"{QUICK_PASSAGES} passages, one run")
     parser.add_argument("--runs", type=int, default=None, help="side-by-side repetitions (default 2; quick 1)")
+    parser.add_argument("--eval", action="store_true",
+                        help="also run `citeqa eval --compare` on CLAPnq with each encoder (minutes each)")
     args = parser.parse_args()
     header = common.machine()
     work = Path(tempfile.mkdtemp(prefix="bench-encoder-"))
@@ -64,6 +67,42 @@ def recall_at_5(parts: Any, questions: list[dict[str, Any]], mode: str) -> float
         passages = parts.retriever.retrieve(q["question"], 5, mode=mode).passages
         hits += any(p.chunk.doc_id in gold for p in passages)
     return hits / len(questions)
+
+
+EVAL_METRICS = [
+    ("recall@5", "gold-passage recall@5"), ("citation_precision", "citation precision"),
+    ("citation_recall", "citation recall"), ("abstention_balanced_accuracy", "balanced abstention accuracy"),
+]
+
+
+def citeqa_eval(encoder: str) -> dict[str, Any]:
+    """`citeqa eval --compare` on CLAPnq with ``encoder``, in a fresh store; its results.json."""
+    import json
+    import os
+    import subprocess
+
+    out = common.CACHE / f"eval-{encoder}"
+    shutil.rmtree(out, ignore_errors=True)
+    shutil.rmtree(common.CACHE / f"eval-store-{encoder}", ignore_errors=True)
+    env = {key: value for key, value in os.environ.items() if not key.startswith("CITEQA_")}
+    env.update(CITEQA_ENCODER=encoder, CITEQA_ENCODER_CACHE_DIR=str(common.CACHE / "encoders"))
+    subprocess.run([str(common.ROOT / ".venv" / "bin" / "citeqa"), "eval", "--corpus", str(common.CORPUS),
+                    "--questions", str(common.QUESTIONS), "--out", str(out), "--compare", "--no-progress",
+                    "--data-dir", str(common.CACHE / f"eval-store-{encoder}")], env=env, check=True, cwd=common.ROOT)
+    return json.loads((out / "results.json").read_text())
+
+
+def eval_lines() -> list[str]:
+    results = {encoder: citeqa_eval(encoder) for encoder in ("torch", "onnx-int8")}
+    lines = ["- `citeqa eval --compare` on all 399 CLAPnq questions, each encoder ingesting the corpus itself "
+             "(int8 - float32):", "", "| metric | mode | float32 | int8 | difference |", "|---|---|---|---|---|"]
+    for key, label in EVAL_METRICS:
+        for mode in ("dense", "bm25", "hybrid"):
+            f32 = results["torch"]["configs"][mode]["metrics"].get(key)
+            i8 = results["onnx-int8"]["configs"][mode]["metrics"].get(key)
+            if f32 is not None and i8 is not None:
+                lines.append(f"| {label} | {mode} | {f32:.3f} | {i8:.3f} | {i8 - f32:+.3f} |")
+    return lines
 
 
 def run(args: argparse.Namespace, runs: int, work: Path, header: str) -> None:
@@ -121,6 +160,8 @@ def run(args: argparse.Namespace, runs: int, work: Path, header: str) -> None:
         f32, i8 = recall["torch float32"][mode], recall["onnx int8"][mode]
         lines.append(f"  - {mode}: float32 {f32:.3f}, int8 {i8:.3f}, **difference {i8 - f32:+.3f}**; target within "
                      f"0.01: {'reached' if abs(i8 - f32) <= 0.01 + 1e-9 else 'NOT reached'}")
+    if args.eval:
+        lines.extend(eval_lines())
     print("\n".join(lines))
     common.write_section(f"encoder{'-quick' if args.quick else ''}",
                          f"Encoders: onnx int8 vs torch float32{' (quick)' if args.quick else ''}", lines, header)
