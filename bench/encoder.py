@@ -154,8 +154,8 @@ def run(args: argparse.Namespace, runs: int, work: Path, header: str) -> None:
                  f"target >= 2x: {'reached' if ratio >= 2 else 'NOT reached'}")
     lines.append(f"- cosine(int8 vector, float32 vector) over the chunks: mean {cosine.mean():.4f}, "
                  f"min {cosine.min():.4f}")
-    lines.append(f"- gold-passage recall@5 on {len(answerable)} answerable CLAPnq questions "
-                 "(own script, bench/encoder.py: `citeqa eval` did not exist yet when this ran):")
+    lines.append(f"- gold-passage recall@5 on {len(answerable)} answerable CLAPnq questions (this script: the "
+                 "Retriever on stores holding the vectors timed above):")
     for mode in ("dense", "hybrid"):
         f32, i8 = recall["torch float32"][mode], recall["onnx int8"][mode]
         lines.append(f"  - {mode}: float32 {f32:.3f}, int8 {i8:.3f}, **difference {i8 - f32:+.3f}**; target within "
