@@ -284,7 +284,7 @@ def bench_size(size: int, args: argparse.Namespace, questions: list[str], lines:
             assert status == 200, status
             for question in questions[:5]:
                 ask(client, server.url, question)
-            single_n = 30 if args.quick else 300
+            single_n = 30 if args.quick else 200
             pool = questions[5:]
             single = [ask(client, server.url, q) for q in pool[:single_n]]
             single_errors = sum(status != 200 for _, status in single)
