@@ -97,6 +97,7 @@ def test_follow_up_is_condensed_as_chat_does(live_server) -> None:  # noqa: ANN0
     assert extra["condensed"] is True and extra["question"] == f"Who corrected him? ({ALTMAN})"
     answer, source_lines = split_sources(completion.choices[0].message.content or "")
     citations = completion.model_extra["citations"]  # type: ignore[index]
+    assert "spokeswoman corrected" in answer
     check_citations_resolve(live_server, answer, citations, source_lines)
     # the same answer as POST /chat gives for the conversation
     chat = httpx.post(f"{live_server.url}/chat", timeout=60, json={"messages": [
