@@ -1,17 +1,23 @@
 """The extractive answerer: the offline default. It generates no text.
 
-It splits the retrieved passages into sentences and scores each against the question:
+It splits the retrieved passages into sentences and embeds the question, each passage and each sentence with
+the embedding model (all-MiniLM-L6-v2). Then:
 
-    score = cosine(question, sentence)            (all-MiniLM-L6-v2, the embedding model)
-          + LEXICAL_WEIGHT * share of the question's content words found in the sentence
+1. **Refuse or answer.** The confidence that the passages answer the question is
 
-If no sentence scores at least ``extractive_min_score``, it refuses with the fixed refusal sentence. Otherwise
-it keeps the best sentence and any other within ``extractive_margin`` of it (at most
-``extractive_max_sentences``), orders them as they stand in the passages (by passage rank, then position), and
-returns them, each followed by the marker of its passage. Every sentence it says is a sentence of a source.
+       confidence = PASSAGE_MIX * best cosine(question, sentence)
+                  + (1 - PASSAGE_MIX) * best cosine(question, passage)
 
-The threshold is calibrated on the CLAPnq dev set (see evals/README.md); sentences of fewer than
-``MIN_WORDS`` words (headings, bylines) are not candidates.
+   and it refuses (the fixed refusal sentence) when confidence < ``extractive_min_score``. A question the
+   sources are only *about* tends to match neither one sentence nor one passage as well as a question they
+   answer; the mean of the two separates them better than either alone (see evals/README.md).
+2. **Select.** Sentences are scored by cosine(question, sentence). It keeps the best sentence and the other
+   sentences *of the same document* scoring within ``extractive_margin`` of it, at most
+   ``extractive_max_sentences``, and says them in document order, each followed by the marker of its passage.
+   Sentences of other documents are left out: they are rarely the evidence, and citing them costs precision.
+
+Every sentence it says is a sentence of a source. Sentences of fewer than ``MIN_WORDS`` words (headings,
+bylines) are not candidates. The threshold and margin are calibrated on CLAPnq (``evals/calibrate.py``).
 """
 
 from __future__ import annotations
@@ -26,19 +32,32 @@ from ingest.embedding import Embedder
 from ingest.models import Chunk
 from service.citations import MARKER
 from service.prompts import REFUSAL
-from service.retrieval import tokenize
 from service.settings import Settings
 
-LEXICAL_WEIGHT = 0.2
+PASSAGE_MIX = 0.5
 MIN_WORDS = 4
 
 
 @dataclass(frozen=True)
 class Candidate:
     passage: int  # 0-based position among the passages
-    start: int
+    doc_id: str
+    start: int  # offset in the document
     text: str
-    score: float
+    score: float  # cosine(question, sentence)
+
+
+@dataclass(frozen=True)
+class Scored:
+    """The candidate sentences of one question, and the confidence that the passages answer it."""
+
+    candidates: list[Candidate]
+    best_sentence: float = -1.0  # best cosine(question, sentence)
+    best_passage: float = -1.0  # best cosine(question, passage)
+
+    @property
+    def confidence(self) -> float:
+        return PASSAGE_MIX * self.best_sentence + (1 - PASSAGE_MIX) * self.best_passage
 
 
 class ExtractiveAnswerer:
@@ -54,40 +73,52 @@ class ExtractiveAnswerer:
         embed_cached = getattr(self.embedder, "embed_cached", None)
         return embed_cached(texts) if embed_cached else self.embedder.embed(texts)
 
-    def candidates(self, question: str, passages: Sequence[Chunk]) -> list[Candidate]:
+    def score(self, question: str, passages: Sequence[Chunk]) -> Scored:
         found = [
-            (i, start, chunk.text[start:end])
+            (i, chunk, start, chunk.text[start:end])
             for i, chunk in enumerate(passages)
             for start, end in split_sentences(chunk.text)
             if len(chunk.text[start:end].split()) >= MIN_WORDS
         ]
         if not found:
-            return []
-        vectors = self._embed([question] + [text for _, _, text in found])
+            return Scored([])
+        vectors = self._embed([question] + [chunk.text for chunk in passages] + [text for *_, text in found])
         cosine = vectors[1:] @ vectors[0]
-        words = set(tokenize(question))
-        scored = []
-        for (i, start, text), cos in zip(found, cosine, strict=True):
-            lexical = len(words & set(tokenize(text))) / len(words) if words else 0.0
-            scored.append(Candidate(i, start, text, float(cos) + LEXICAL_WEIGHT * lexical))
-        return scored
+        passage_cosine, sentence_cosine = cosine[: len(passages)], cosine[len(passages) :]
+        candidates = [
+            Candidate(i, chunk.doc_id, chunk.start + start, text, float(cos))
+            for (i, chunk, start, text), cos in zip(found, sentence_cosine, strict=True)
+        ]
+        return Scored(candidates, float(sentence_cosine.max()), float(passage_cosine.max()))
 
-    def select(self, candidates: list[Candidate]) -> list[Candidate]:
-        if not candidates:
+    def select(self, scored: Scored) -> list[Candidate]:
+        """The sentences to answer with, in document order; empty when it should refuse."""
+        if not scored.candidates or scored.confidence < self.min_score:
             return []
-        ranked = sorted(candidates, key=lambda c: (-c.score, c.passage, c.start))
-        best = ranked[0].score
-        if best < self.min_score:
-            return []
-        chosen = [c for c in ranked if c.score >= best - self.margin][: self.max_sentences]
-        return sorted(chosen, key=lambda c: (c.passage, c.start))
+        ranked = sorted(scored.candidates, key=lambda c: (-c.score, c.passage, c.start))
+        best = ranked[0]
+        chosen: list[Candidate] = []
+        seen: set[int] = set()
+        for candidate in ranked:
+            if len(chosen) == self.max_sentences or candidate.score < best.score - self.margin:
+                break
+            # the same sentence may sit in two overlapping passages; say it once
+            if candidate.doc_id == best.doc_id and candidate.start not in seen:
+                seen.add(candidate.start)
+                chosen.append(candidate)
+        return sorted(chosen, key=lambda c: c.start)
 
     def stream(self, question: str, passages: Sequence[Chunk]) -> Iterator[str]:
-        chosen = self.select(self.candidates(question, passages))
+        chosen = self.select(self.score(question, passages))
         if not chosen:
             yield REFUSAL
             return
-        for index, candidate in enumerate(chosen):
-            # a source sentence's own bracketed numbers (footnotes) must not read as our markers
-            text = MARKER.sub("", candidate.text)
-            yield ("" if index == 0 else " ") + f"{text} [{candidate.passage + 1}]"
+        yield from pieces(chosen)
+
+
+def pieces(chosen: Sequence[Candidate]) -> Iterator[str]:
+    """The answer, a sentence at a time: each chosen sentence verbatim, followed by its passage's marker."""
+    for index, candidate in enumerate(chosen):
+        # a source sentence's own bracketed numbers (footnotes) must not read as our markers
+        text = MARKER.sub("", candidate.text)
+        yield ("" if index == 0 else " ") + f"{text} [{candidate.passage + 1}]"

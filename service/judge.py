@@ -27,7 +27,6 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from ingest.embedding import Embedder
-from service.errors import LLMError
 from service.prompts import load_prompts
 from service.retrieval import tokenize
 from service.settings import Settings
@@ -65,7 +64,8 @@ class OfflineJudge:
     def supported(self, claim: str, spans: Sequence[str]) -> bool:
         if not spans or lexical_support(claim, spans) < LEXICAL_MIN:
             return False
-        vectors = self.embedder.embed([claim, " ".join(spans)])
+        embed = getattr(self.embedder, "embed_cached", None) or self.embedder.embed
+        vectors = embed([claim, " ".join(spans)])
         return float(vectors[0] @ vectors[1]) >= COSINE_MIN
 
 
@@ -102,5 +102,5 @@ def build_judge(settings: Settings, embedder: Embedder | None, model: str | None
     if model:
         return LLMJudge(settings, model, api_base)
     if embedder is None:
-        raise LLMError("the offline judge needs the embedding model")
+        raise ValueError("the offline judge needs the embedding model")
     return OfflineJudge(embedder)

@@ -95,15 +95,17 @@ class Settings(BaseSettings):
     prompts_dir: Path = Field(default=PROJECT_ROOT / "prompts", description="Folder of the prompt templates.")
 
     extractive_min_score: float = Field(
-        default=0.62,
+        default=0.57,
         ge=-1,
         le=1,
-        description="The extractive answerer refuses when no sentence scores at least this (see README).",
+        description="The extractive answerer refuses when its confidence (the mean of the best sentence's and the "
+        "best passage's cosine with the question) is below this. Calibrated on CLAPnq: evals/README.md.",
     )
     extractive_margin: float = Field(
-        default=0.08, ge=0, le=2, description="Sentences within this of the best score are kept too."
+        default=0.2, ge=0, le=2,
+        description="Sentences of the best sentence's document within this cosine of it are kept too.",
     )
-    extractive_max_sentences: int = Field(default=3, ge=1, le=10)
+    extractive_max_sentences: int = Field(default=4, ge=1, le=10, description="Most sentences in an answer.")
 
     # --- HTTP ----------------------------------------------------------------------------------------------
     host: str = Field(default="127.0.0.1")

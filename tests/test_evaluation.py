@@ -1,0 +1,219 @@
+"""`citeqa eval` end to end on a tiny corpus with the real model: locally, over real HTTP, and on bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from service import evaluation
+from service.cli import main
+from tests.conftest import make_parts, make_settings
+from tests.servers import LiveServer
+
+DOCS = {
+    "lighthouse.txt": (
+        "The Bell Rock Lighthouse stands off the coast of Angus in Scotland. "
+        "Robert Stevenson built the Bell Rock Lighthouse between 1807 and 1810. "
+        "It is the oldest surviving sea-washed lighthouse in the world. "
+        "Its light can be seen from 35 nautical miles away."
+    ),
+    "bees/honey.md": (
+        "# Honey bees\n\nA honey bee colony has one queen, a few hundred drones and thousands of workers. "
+        "Worker bees make honey by regurgitating nectar and fanning it until most of the water evaporates. "
+        "A worker bee lives for about six weeks in summer."
+    ),
+    "glass.txt": (
+        "Glass is made by melting sand with soda ash and limestone. "
+        "Most window glass today is made by the float process, in which molten glass floats on a bed of tin. "
+        "The float process was invented by Alastair Pilkington in the 1950s."
+    ),
+}
+
+QUESTIONS = [
+    {"id": "q1", "question": "Who built the Bell Rock Lighthouse?", "answers": ["Robert Stevenson"],
+     "evidence": [{"doc": "lighthouse.txt",
+                   "text": "Robert Stevenson built the Bell Rock Lighthouse between 1807 and 1810."}],
+     "answerable": True},
+    {"id": "q2", "question": "How do worker bees make honey?",
+     "answers": ["By regurgitating nectar and fanning it until the water evaporates."],
+     "evidence": [{"doc": "bees/honey.md", "text": "Worker bees make honey by regurgitating nectar and fanning it "
+                                                   "until most of the water  evaporates."}],
+     "answerable": True},
+    {"id": "q3", "question": "Who invented the float glass process?", "answers": ["Alastair Pilkington"],
+     "evidence": [{"doc": "glass.txt", "text": "The float process was invented by Alastair Pilkington in the 1950s."}],
+     "answerable": True},
+    {"id": "q4", "question": "What is the capital city of Mongolia?", "answers": [], "evidence": [],
+     "answerable": False},
+    {"id": "q5", "question": "Which football club won the 1994 league title?", "answers": [], "evidence": [],
+     "answerable": False},
+]
+
+
+@pytest.fixture
+def tiny(tmp_path: Path) -> tuple[Path, Path]:
+    corpus = tmp_path / "corpus"
+    for name, text in DOCS.items():
+        (corpus / name).parent.mkdir(parents=True, exist_ok=True)
+        (corpus / name).write_text(text, encoding="utf-8")
+    questions = tmp_path / "questions.jsonl"
+    questions.write_text("".join(json.dumps(q) + "\n" for q in QUESTIONS), encoding="utf-8")
+    return corpus, questions
+
+
+def citeqa(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CITEQA_")}
+    env["CITEQA_DATA_DIR"] = str(cwd / "store")
+    return subprocess.run([sys.executable, "-m", "service.cli", *args], capture_output=True, text=True, env=env,
+                          timeout=600, cwd=cwd)
+
+
+def test_eval_cli_end_to_end_then_compare_reusing_the_collection(tiny: tuple[Path, Path], tmp_path: Path) -> None:
+    corpus, questions = tiny
+    out = tmp_path / "out"
+    first = citeqa("eval", "--corpus", str(corpus), "--questions", str(questions), "--out", str(out), cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert "added 3" in first.stderr and "citation precision" in first.stdout and "Traceback" not in first.stderr
+    results = json.loads((out / "results.json").read_text())
+    m = results["configs"]["hybrid"]["metrics"]
+    assert (m["questions"], m["answerable"], m["unanswerable"]) == (5, 3, 2)
+    assert m["recall@5"] == 1.0 and m["recall@1"] == 1.0 and m["mrr"] == 1.0
+    assert m["citation_validity"] == 1.0 and m["support"] == 1.0
+    assert m["answered_answerable"] == 1.0 and m["refused_unanswerable"] == 1.0
+    assert m["abstention_balanced_accuracy"] == 1.0
+    assert m["citation_recall"] == 1.0  # each gold sentence is cited
+    assert 0 < m["citation_precision"] <= 1 and m["token_f1"] > 0.2
+    assert results["corpus"]["documents"] == 3 and len(results["corpus"]["hash"]) == 64
+    assert results["judge"].startswith("offline") and results["versions"]["chromadb"]
+    rows = [json.loads(line) for line in (out / "questions.jsonl").read_text().splitlines()]
+    assert [row["id"] for row in rows] == ["q1", "q2", "q3", "q4", "q5"]
+    q1 = rows[0]
+    assert "Robert Stevenson" in q1["answer"] and any(c["correct"] for c in q1["citations"])
+    assert rows[3]["refused"] is True and rows[3]["citations"] == []
+    assert (out / "metrics.png").read_bytes().startswith(b"\x89PNG")
+    report = (out / "report.md").read_text()
+    assert "![headline metrics](metrics.png)" in report and "citation recall" in report
+
+    # the same corpus again: nothing is embedded; three modes in one table; hybrid gives the same figures
+    again = citeqa("eval", "--corpus", str(corpus), "--questions", str(questions), "--out", str(tmp_path / "cmp"),
+                   "--compare", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert "unchanged 3" in again.stderr and "embedded 0 chunks" in again.stderr
+    assert "dense" in again.stdout and "bm25" in again.stdout
+    compared = json.loads((tmp_path / "cmp" / "results.json").read_text())["configs"]
+    assert list(compared) == ["dense", "bm25", "hybrid"]
+    assert compared["hybrid"]["metrics"] == m
+
+
+def test_eval_over_http_against_a_running_server(tiny: tuple[Path, Path], tmp_path: Path, embedder) -> None:  # noqa: ANN001
+    from service.app import create_app
+
+    corpus, questions = tiny
+    parts = make_parts(make_settings(tmp_path / "served"), embedder)
+    parts.indexer.ingest(corpus, progress=False)
+    with LiveServer(create_app(parts.settings, parts)) as server:
+        result = CliRunner().invoke(main, [
+            "eval", "--corpus", str(corpus), "--questions", str(questions), "--out", str(tmp_path / "http"),
+            "--url", server.url, "--limit", "4", "--seed", "3",
+        ])
+    assert result.exit_code == 0, result.output
+    results = json.loads((tmp_path / "http" / "results.json").read_text())
+    assert results["target"] == {"target": "http", "url": server.url, "top_k": None}
+    m = results["configs"]["default"]["metrics"]
+    assert (m["questions"], m["answerable"], m["unanswerable"]) == (4, 2, 2)
+    assert m["recall@5"] == 1.0 and m["citation_recall"] == 1.0 and m["abstention_balanced_accuracy"] == 1.0
+
+
+def test_ask_returns_the_ranking_only_when_asked(tiny: tuple[Path, Path], tmp_path: Path, embedder) -> None:  # noqa: ANN001
+    import httpx
+
+    from service.app import create_app
+
+    corpus, _ = tiny
+    parts = make_parts(make_settings(tmp_path / "served"), embedder)
+    parts.indexer.ingest(corpus, progress=False)
+    with LiveServer(create_app(parts.settings, parts)) as server:
+        plain = httpx.post(f"{server.url}/ask", json={"question": QUESTIONS[0]["question"]}, timeout=60).json()
+        ranked = httpx.post(f"{server.url}/ask", json={"question": QUESTIONS[0]["question"], "retrieved": 2},
+                            timeout=60).json()
+        bad = httpx.post(f"{server.url}/ask", json={"question": "x?", "retrieved": 0}, timeout=60)
+    assert "retrieved" not in plain
+    assert [r["rank"] for r in ranked["retrieved"]] == [1, 2]
+    assert ranked["retrieved"][0]["doc_id"] == ranked["citations"][0]["doc_id"]
+    assert {k: v for k, v in ranked.items() if k not in ("retrieved", "timings_ms")} == {
+        k: v for k, v in plain.items() if k != "timings_ms"}
+    assert bad.status_code == 422 and bad.json()["error"]["field"] == "retrieved"
+
+
+def test_malformed_question_file_stops_before_anything_runs(tiny: tuple[Path, Path], tmp_path: Path) -> None:
+    corpus, questions = tiny
+    lines = questions.read_text().splitlines()
+    lines[1] = '{"id": "q2", "question": "no closing brace"'
+    lines[2] = json.dumps({**QUESTIONS[2], "answerable": "yes"})
+    lines.append(json.dumps({**QUESTIONS[0]}))  # a duplicate id
+    questions.write_text("\n".join(lines) + "\n")
+    result = CliRunner().invoke(main, ["eval", "--corpus", str(corpus), "--questions", str(questions),
+                                       "--out", str(tmp_path / "never")])
+    assert result.exit_code == 2
+    assert "3 malformed line(s); nothing was run" in result.output
+    assert "questions.jsonl:2: invalid JSON" in result.output
+    assert "questions.jsonl:3: 'answerable' must be true or false" in result.output
+    assert "questions.jsonl:6: duplicate id 'q1' (first on line 1)" in result.output
+    assert "Traceback" not in result.output and not (tmp_path / "never").exists()
+
+
+def test_evidence_must_be_found_in_the_corpus(tiny: tuple[Path, Path], tmp_path: Path) -> None:
+    corpus, questions = tiny
+    wrong = [
+        {**QUESTIONS[0], "evidence": [{"doc": "nowhere.txt", "text": "x"}]},
+        {**QUESTIONS[2], "evidence": [{"doc": "glass", "text": "Glass is made of cheese."}]},
+    ]
+    questions.write_text("".join(json.dumps(q) + "\n" for q in wrong))
+    result = CliRunner().invoke(main, ["eval", "--corpus", str(corpus), "--questions", str(questions),
+                                       "--out", str(tmp_path / "never")])
+    assert result.exit_code == 2
+    assert "line 1 (q1): evidence document 'nowhere.txt' is not in the corpus" in result.output
+    assert "line 2 (q3): evidence sentence not found in 'glass'" in result.output
+
+
+def test_sample_is_stratified_and_seeded() -> None:
+    qs = [evaluation.EvalQuestion(f"q{i}", "?", [], [], i % 4 == 0, i + 1) for i in range(40)]
+    first = evaluation.sample(qs, 8, seed=1)
+    assert first == evaluation.sample(qs, 8, seed=1) and first != evaluation.sample(qs, 8, seed=2)
+    assert sum(q.answerable for q in first) == 2 and [q.line for q in first] == sorted(q.line for q in first)
+    assert evaluation.sample(qs, None, 0) == qs and evaluation.sample(qs, 100, 0) == qs
+
+
+def test_offline_judge(embedder) -> None:  # noqa: ANN001
+    from service.judge import OfflineJudge, lexical_support
+
+    judge = OfflineJudge(embedder)
+    span = "Robert Stevenson built the Bell Rock Lighthouse between 1807 and 1810."
+    assert lexical_support("Stevenson built the lighthouse.", [span]) == 1.0
+    assert judge.supported(span, [span])
+    assert judge.supported("The Bell Rock Lighthouse was built by Robert Stevenson.", [span])
+    assert not judge.supported("Honey bees live for six weeks.", [span])
+    assert not judge.supported("Robert Stevenson built the lighthouse.", [])
+    assert judge.name.startswith("offline")
+
+
+def test_llm_judge_asks_the_entailment_prompt(openai_server, settings) -> None:  # noqa: ANN001
+    from service.judge import LLMJudge
+
+    judge = LLMJudge(settings, "openai/judge-model", openai_server.api_base)
+    assert judge.name == "llm: openai/judge-model (prompts/judge_entailment.md)"
+    openai_server.content = "Yes."
+    assert judge.supported("Stevenson built it.", ["Robert Stevenson built the lighthouse.", "It is old."])
+    [request] = openai_server.requests
+    assert request["model"] == "judge-model" and request["temperature"] == 0.0
+    prompt = request["messages"][0]["content"]
+    assert "- Robert Stevenson built the lighthouse.\n- It is old." in prompt and "Claim: Stevenson built it." in prompt
+    openai_server.content = "no"
+    assert not judge.supported("Stevenson built it.", ["x"])
+    openai_server.content = "maybe"
+    assert not judge.supported("Stevenson built it.", ["x"]) and judge.unparsed == 1
