@@ -43,12 +43,14 @@ GRID = {
 }
 
 
-def scored_questions(settings: Settings, corpus: Path, questions: Path, cache: Path) -> list[dict[str, Any]]:
+def scored_questions(settings: Settings, corpus: Path, questions: Path, cache: Path,
+                     limit: int | None = None) -> list[dict[str, Any]]:
     if cache.is_file():
         return pickle.loads(cache.read_bytes())
-    qs = evaluation.load_questions(questions)
+    qs = evaluation.sample(evaluation.load_questions(questions), limit, seed=0)
     loaded = evaluation.load_corpus(corpus)
     gold = evaluation.locate_gold(qs, loaded)
+    print(f"scoring {len(qs)} questions", file=sys.stderr, flush=True)
     target = evaluation.LocalTarget(settings, loaded, None, progress=True)
     answerer = target.parts.answerer
     assert isinstance(answerer, ExtractiveAnswerer)
@@ -106,10 +108,12 @@ def main() -> None:
     parser.add_argument("--corpus", type=Path, required=True)
     parser.add_argument("--questions", type=Path, required=True)
     parser.add_argument("--data-dir", type=Path, default=None)
-    parser.add_argument("--cache", type=Path, default=Path("/tmp/citeqa-calibration.pkl"))
+    parser.add_argument("--cache", type=Path, default=Path("/tmp/citeqa-calibration.pkl"),
+                        help="Scores of the questions, kept between runs (delete it after changing the answerer)")
+    parser.add_argument("--limit", type=int, default=None, help="Only N questions (a quick check).")
     args = parser.parse_args()
     settings = Settings(**({"data_dir": args.data_dir} if args.data_dir else {}))
-    items = scored_questions(settings, args.corpus, args.questions, args.cache)
+    items = scored_questions(settings, args.corpus, args.questions, args.cache, args.limit)
     by_part: dict[str, list[tuple[dict, dict]]] = {"all": [], "A": [], "B": []}
     for values in itertools.product(*GRID.values()):
         params = dict(zip(GRID, values, strict=True))
