@@ -280,7 +280,7 @@ class LocalTarget:
     def describe(self) -> dict[str, Any]:
         s = self.settings
         return {
-            "target": "local", "store": self.parts.store.location, "collection": s.collection,
+            "target": "local", "collection": s.collection,
             "model": self.parts.pipeline.model, "embedding_model": s.embedding_model,
             "encoder": getattr(s, "encoder", "torch"), "chunk_max_tokens": s.chunk_max_tokens,
             "top_k": self.k or s.top_k, "candidates": s.candidates, "rrf_k": s.rrf_k,

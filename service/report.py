@@ -82,7 +82,7 @@ def fmt(value: Any) -> str:
 def table(runs: Sequence[ConfigRun], markdown: bool = True) -> str:
     """One row per metric, one column per configuration (a target column when the metric has one)."""
     header = ["metric"] + [run.name for run in runs] + ["target"]
-    lines = [[label] + [fmt(run.summary.get(key)) for run in runs] + [f">= {goal:.2f}" if goal else ""]
+    lines = [[label] + [fmt(run.summary.get(key)) for run in runs] + [_target(runs, key, goal)]
              for key, label, goal in ROWS]
     if markdown:
         out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
@@ -91,6 +91,14 @@ def table(runs: Sequence[ConfigRun], markdown: bool = True) -> str:
     widths = [max(len(row[i]) for row in [header, *lines]) for i in range(len(header))]
     return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
                      for row in [header, *lines])
+
+
+def _target(runs: Sequence[ConfigRun], key: str, goal: float | None) -> str:
+    if goal is None:
+        return ""
+    reached = [(run.summary.get(key) or 0.0) >= goal for run in runs]
+    status = "reached" if all(reached) else "not reached" if not any(reached) else "reached by some"
+    return f">= {goal:.2f} ({status})"
 
 
 def halves_table(runs: Sequence[ConfigRun]) -> str:
@@ -150,12 +158,14 @@ def write(out: Path, runs: Sequence[ConfigRun], info: dict[str, Any]) -> dict[st
 
 def markdown(runs: Sequence[ConfigRun], info: dict[str, Any]) -> str:
     settings = "\n".join(f"| {key} | {fmt(value)} |" for key, value in info.get("target", {}).items())
+    q, corpus = info["questions"], info["corpus"]
+    sampled = f", a sample drawn with seed {q['seed']}" if q["limit"] else ""
     return f"""# Evaluation report
 
-Questions: {info['questions']['path']} ({info['questions']['count']} run: {info['questions']['answerable']}
-answerable, {info['questions']['unanswerable']} unanswerable; limit {fmt(info['questions']['limit'])},
-seed {info['questions']['seed']}). Corpus: {info['corpus']['path']} ({info['corpus']['documents']} documents,
-sha256 {info['corpus']['hash'][:16]}...). Support judge: {info['judge']}.
+- Questions: `{q['path']}`: {q['count']} of {q['in_file']}{sampled} ({q['answerable']} answerable,
+  {q['unanswerable']} unanswerable).
+- Corpus: `{corpus['path']}`: {corpus['documents']} documents, sha256 `{corpus['hash'][:16]}…`.
+- Support judge: {info['judge']}.
 
 ![headline metrics](metrics.png)
 
