@@ -28,6 +28,10 @@ def create_app(settings: Settings, parts: components.Components | None = None) -
         built = parts or components.build(settings)
         built.embedder.embed(["warm up"])  # load the model before the first request, not during it
         built.retriever.warm()  # and build the BM25 index now, not in the first request
+        if not settings.uses_extractive:
+            from service import llm
+
+            llm.warm_up()  # and import litellm, not in the first answer
         app.state.components = built
         built.pipeline.observers.append(app_metrics.observe_answer)
         log.info("citeqa ready: model=%s store=%s", built.pipeline.model, built.store.location)

@@ -23,6 +23,11 @@ from service.settings import Settings
 log = logging.getLogger(__name__)
 
 
+def warm_up() -> None:
+    """Import litellm now (about 6 s), so that the first question does not pay for it."""
+    _litellm()
+
+
 def _litellm() -> Any:
     # Without this, importing litellm fetches the model cost map from the internet.
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
