@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
+import sys
 import threading
 import time
 from collections.abc import Sequence
@@ -105,7 +106,10 @@ class BM25Index:
             model = None
             if chunks:
                 model = _bm25s().BM25()
-                model.index([tokenize(chunk.title + " " + chunk.text) for chunk in chunks], show_progress=False)
+                # interned: 100k chunks are ~15M tokens, as many distinct str objects otherwise (~0.5 GB at once)
+                corpus = [[sys.intern(t) for t in tokenize(chunk.title + " " + chunk.text)] for chunk in chunks]
+                model.index(corpus, show_progress=False)
+                del corpus
             self._chunks, self._model, self._revision = chunks, model, revision
             self._doc_ids = np.array([chunk.doc_id for chunk in chunks], dtype=object)
             log.info("BM25 index rebuilt: %d chunks in %.0f ms", len(chunks), (time.perf_counter() - started) * 1000)

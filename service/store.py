@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 PAGE = 1000
+CHUNK_PAGE = 10_000  # all_chunks reads whole pages by offset, and each page's cost grows with its offset
 
 
 @dataclass(frozen=True)
@@ -252,12 +253,12 @@ class ChromaStore:
         out: list[Chunk] = []
         offset = 0
         while True:
-            page = collection.get(include=["documents", "metadatas"], limit=PAGE, offset=offset)
+            page = collection.get(include=["documents", "metadatas"], limit=CHUNK_PAGE, offset=offset)
             for cid, text, meta in zip(page["ids"], page["documents"], page["metadatas"], strict=True):
                 out.append(Chunk.from_record(cid, text, meta))
-            if len(page["ids"]) < PAGE:
+            if len(page["ids"]) < CHUNK_PAGE:
                 break
-            offset += PAGE
+            offset += CHUNK_PAGE
         return out
 
     @_guarded
