@@ -11,6 +11,7 @@ import os
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Protocol
 
@@ -112,6 +113,9 @@ class SentenceTransformerEmbedder(LocalEmbedder):
     def __init__(self, model: str = PACKAGED_MODEL, batch_size: int = 32, query_cache_size: int = 16384) -> None:
         super().__init__(model, batch_size, query_cache_size)
         self._model = None
+        # Every forward pass runs on this one thread. torch starts a team of OpenMP threads, with its own memory,
+        # for each thread that calls it: a server's dozens of request threads made RSS grow without bound.
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="citeqa-encoder")
 
     @property
     def model(self):  # noqa: ANN201 - SentenceTransformer, imported lazily
@@ -134,8 +138,11 @@ class SentenceTransformerEmbedder(LocalEmbedder):
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, 384), dtype=np.float32)
+        return self._worker.submit(self._encode, list(texts)).result()
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
         vectors = self.model.encode(
-            list(texts),
+            texts,
             batch_size=self.batch_size,
             normalize_embeddings=True,
             convert_to_numpy=True,
