@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import threading
+from abc import ABC, abstractmethod
 from collections import OrderedDict
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -47,7 +48,7 @@ def resolve_model_path(name: str) -> Path:
     return path
 
 
-class LocalEmbedder:
+class LocalEmbedder(ABC):
     """What the local encoders share: the model folder, its tokenizer (to count word-pieces) and a cache of
     recent short texts by exact text. Subclasses implement :meth:`embed`."""
 
@@ -61,8 +62,9 @@ class LocalEmbedder:
         self._cache_size = query_cache_size
         self._cache_lock = threading.Lock()
 
+    @abstractmethod
     def embed(self, texts: Sequence[str]) -> np.ndarray:
-        raise NotImplementedError
+        """Vectors for ``texts``, computed by the concrete encoder (torch or onnxruntime)."""
 
     @property
     def tokenizer(self):  # noqa: ANN201 - tokenizers.Tokenizer
