@@ -10,6 +10,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -109,3 +110,23 @@ def server_settings(tmp_path: Path, chroma_server: ChromaServer) -> Settings:
     if not chroma_server.alive_or_false():
         chroma_server.start()
     return make_settings(tmp_path / "unused", chroma_url=chroma_server.url, collection=f"t{uuid.uuid4().hex[:12]}")
+
+
+@contextmanager
+def llm_app(settings: Settings, embedder: SentenceTransformerEmbedder, openai_server: ScriptedOpenAI,
+            **overrides: object) -> Iterator[LiveServer]:
+    """The app under uvicorn with a real LLM answerer: litellm calling the scripted OpenAI-compatible server."""
+    from service.app import create_app
+
+    settings = settings.model_copy(update={
+        "llm_model": "openai/test-model", "llm_api_base": openai_server.api_base, "llm_timeout": 5.0, **overrides,
+    })
+    with LiveServer(create_app(settings, make_parts(settings, embedder))) as server:
+        yield server
+
+
+@pytest.fixture
+def llm_server(seeded_settings: Settings, embedder: SentenceTransformerEmbedder,
+               openai_server: ScriptedOpenAI) -> Iterator[tuple[LiveServer, ScriptedOpenAI]]:
+    with llm_app(seeded_settings, embedder, openai_server) as server:
+        yield server, openai_server

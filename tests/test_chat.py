@@ -11,8 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from service.app import create_app
-from tests.conftest import SEED_QUESTION, UNANSWERABLE, make_parts
+from tests.conftest import SEED_QUESTION, UNANSWERABLE
 from tests.servers import LiveServer
 
 ALTMAN = "What did Sam Altman say the NATO contract would cover?"
@@ -183,17 +182,8 @@ def test_unexpected_failure_mid_stream_ends_with_an_internal_error_event(live_se
 # --- with an LLM: a real OpenAI-compatible server on 127.0.0.1, called through litellm --------------------------
 
 
-@pytest.fixture
-def llm_chat(seeded_settings, embedder, openai_server):  # noqa: ANN001, ANN201
-    settings = seeded_settings.model_copy(update={
-        "llm_model": "openai/test-model", "llm_api_base": openai_server.api_base, "llm_timeout": 5.0,
-    })
-    with LiveServer(create_app(settings, make_parts(settings, embedder))) as server:
-        yield server, openai_server
-
-
-def test_llm_error_mid_stream_ends_with_an_error_event(llm_chat) -> None:  # noqa: ANN001
-    server, llm = llm_chat
+def test_llm_error_mid_stream_ends_with_an_error_event(llm_server) -> None:  # noqa: ANN001
+    server, llm = llm_server
     llm.mode = "error_mid_stream"
     llm.content = "The contract covers NATO's unclassified networks [1]. Altman had said all classified networks."
     response, events = stream(server, [user(SEED_QUESTION)], stream=True)
@@ -205,8 +195,8 @@ def test_llm_error_mid_stream_ends_with_an_error_event(llm_chat) -> None:  # noq
     assert "exploded" not in json.dumps(events)
 
 
-def test_llm_failing_before_any_text_is_an_error_event_after_sources(llm_chat) -> None:  # noqa: ANN001
-    server, llm = llm_chat
+def test_llm_failing_before_any_text_is_an_error_event_after_sources(llm_server) -> None:  # noqa: ANN001
+    server, llm = llm_server
     llm.mode = "error429"
     response, events = stream(server, [user(SEED_QUESTION)], stream=True)
     assert response.status_code == 200
@@ -214,8 +204,8 @@ def test_llm_failing_before_any_text_is_an_error_event_after_sources(llm_chat) -
     assert events[-1][1]["error"]["code"] == "llm_rate_limited"
 
 
-def test_llm_stream_final_text_is_checked_and_equals_json(llm_chat) -> None:  # noqa: ANN001
-    server, llm = llm_chat
+def test_llm_stream_final_text_is_checked_and_equals_json(llm_server) -> None:  # noqa: ANN001
+    server, llm = llm_server
     llm.content = "The contract covers NATO's unclassified networks [1]. It is worth billions [9]."
     _, events = stream(server, [user(SEED_QUESTION)], stream=True)
     streamed = "".join(data["text"] for kind, data in events if kind == "delta")
@@ -226,8 +216,8 @@ def test_llm_stream_final_text_is_checked_and_equals_json(llm_chat) -> None:  # 
     assert chat(server, [user(SEED_QUESTION)]).json()["answer"] == final["answer"]
 
 
-def test_llm_condenses_a_follow_up_with_the_prompt_from_prompts(llm_chat) -> None:  # noqa: ANN001
-    server, llm = llm_chat
+def test_llm_condenses_a_follow_up_with_the_prompt_from_prompts(llm_server) -> None:  # noqa: ANN001
+    server, llm = llm_server
     standalone = "Who corrected Sam Altman about the NATO contract?"
     llm.replies = [f'"{standalone}"']
     llm.content = "An OpenAI spokeswoman corrected him [1]."
@@ -246,8 +236,8 @@ def test_llm_condenses_a_follow_up_with_the_prompt_from_prompts(llm_chat) -> Non
     assert answer["stream"] is True and f"Question: {standalone}" in answer["messages"][1]["content"]
 
 
-def test_llm_condense_failure_is_a_json_502_before_any_event(llm_chat) -> None:  # noqa: ANN001
-    server, llm = llm_chat
+def test_llm_condense_failure_is_a_json_502_before_any_event(llm_server) -> None:  # noqa: ANN001
+    server, llm = llm_server
     llm.mode = "error500"
     messages = [user(ALTMAN), {"role": "assistant", "content": "He said..."}, user("Who corrected him?")]
     response, events = stream(server, messages, stream=True)

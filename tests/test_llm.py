@@ -7,18 +7,7 @@ import time
 import httpx
 import pytest
 
-from service.app import create_app
-from tests.conftest import SEED_QUESTION, make_parts
-from tests.servers import LiveServer
-
-
-@pytest.fixture
-def llm_server(seeded_settings, embedder, openai_server):  # noqa: ANN001, ANN201
-    settings = seeded_settings.model_copy(update={
-        "llm_model": "openai/test-model", "llm_api_base": openai_server.api_base, "llm_timeout": 2.0,
-    })
-    with LiveServer(create_app(settings, make_parts(settings, embedder))) as server:
-        yield server, openai_server
+from tests.conftest import SEED_QUESTION
 
 
 def test_llm_answer_keeps_valid_citations_and_drops_bogus_ones(llm_server) -> None:  # noqa: ANN001

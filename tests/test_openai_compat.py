@@ -224,15 +224,6 @@ def test_failure_mid_stream_ends_with_an_error_the_sdk_raises(live_server, monke
 # --- with an LLM: a real OpenAI-compatible server on 127.0.0.1, called through litellm --------------------------
 
 
-@pytest.fixture
-def llm_server(seeded_settings, embedder, openai_server):  # noqa: ANN001, ANN201
-    settings = seeded_settings.model_copy(update={
-        "llm_model": "openai/test-model", "llm_api_base": openai_server.api_base, "llm_timeout": 5.0,
-    })
-    with LiveServer(create_app(settings, make_parts(settings, embedder))) as server:
-        yield server, openai_server
-
-
 def test_llm_stream_is_released_checked_sentence_by_sentence(llm_server) -> None:  # noqa: ANN001
     server, llm = llm_server
     llm.content = "The contract covers NATO's unclassified networks [2]. It is worth billions [9]. Talks go on [2]."
