@@ -1,19 +1,16 @@
-"""Retrieval: dense (Chroma, cosine) and lexical (BM25), fused by reciprocal rank fusion.
+"""Retrieval: dense (Chroma, cosine) and lexical (BM25, :mod:`service.lexical`), fused by reciprocal rank fusion.
 
-The BM25 index lives in memory. It is built from the store on first use and rebuilt whenever the store's
-revision (bumped by every write, from any process) differs from the one it was built at, so replicas that
-share a Chroma server never answer from a stale index. Checking the revision costs one small store call per
-query.
+Both retrievers return chunk ids; the texts, metadata and (for the extractive answerer) stored vectors of the
+``k`` fused passages are then read in one store call, so a query makes at most four store calls: the revision
+check of the BM25 index, the dense query, that read, and (with ``sentence_vectors``) the passages' sentence
+vectors.
 """
 
 from __future__ import annotations
 
 import logging
-import re
-import sys
-import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -22,35 +19,13 @@ from ingest.chunking import split_sentences
 from ingest.embedding import Embedder
 from ingest.models import Chunk
 from service.errors import StoreUnavailable
+from service.lexical import STOPWORDS, BM25Index, tokenize
 from service.settings import RetrievalMode, Settings
 from service.store import ChromaStore
 
+__all__ = ["STOPWORDS", "BM25Index", "Passage", "Retrieval", "Retriever", "reciprocal_rank_fusion", "tokenize"]
+
 log = logging.getLogger(__name__)
-
-_WORD = re.compile(r"\w+", re.UNICODE)
-
-
-def _bm25s():  # noqa: ANN202 - the bm25s module, imported on first use
-    import bm25s
-
-    logging.getLogger("bm25s").setLevel(logging.WARNING)  # bm25s sets its logger to DEBUG on import
-    return bm25s
-
-
-STOPWORDS = frozenset("""
-a about above after again against all am an and any are as at be because been before being below between both
-but by can could did do does doing down during each few for from further had has have having he her here hers
-herself him himself his how i if in into is it its itself just me more most my myself no nor not now of off on
-once only or other our ours ourselves out over own same she should so some such than that the their theirs them
-themselves then there these they this those through to too under until up very was we were what when where
-which while who whom whose why will with would you your yours yourself yourselves s t ll d re ve m also may might
-shall must""".split())
-
-
-
-def tokenize(text: str) -> list[str]:
-    """Lower-cased word tokens without English stop words (shared by BM25 and the answerers)."""
-    return [token for token in _WORD.findall(text.lower()) if token not in STOPWORDS]
 
 
 @dataclass(frozen=True)
@@ -85,66 +60,23 @@ def reciprocal_rank_fusion(rankings: Sequence[Sequence[str]], k: int = 60) -> li
     return sorted(scores.items(), key=lambda pair: (-pair[1], best[pair[0]], pair[0]))
 
 
-class BM25Index:
-    def __init__(self, store: ChromaStore) -> None:
-        self.store = store
-        self._lock = threading.Lock()
-        self._revision: str | None = None
-        self._chunks: list[Chunk] = []
-        self._doc_ids = np.array([], dtype=object)
-        self._model = None
-
-    def _refresh(self) -> None:
-        revision = self.store.revision()
-        if revision == self._revision:
-            return
-        with self._lock:
-            if revision == self._revision:
-                return
-            started = time.perf_counter()
-            chunks = self.store.all_chunks()
-            model = None
-            if chunks:
-                model = _bm25s().BM25()
-                # interned: 100k chunks are ~15M tokens, as many distinct str objects otherwise (~0.5 GB at once)
-                corpus = [[sys.intern(t) for t in tokenize(chunk.title + " " + chunk.text)] for chunk in chunks]
-                model.index(corpus, show_progress=False)
-                del corpus
-            self._chunks, self._model, self._revision = chunks, model, revision
-            self._doc_ids = np.array([chunk.doc_id for chunk in chunks], dtype=object)
-            log.info("BM25 index rebuilt: %d chunks in %.0f ms", len(chunks), (time.perf_counter() - started) * 1000)
-
-    def search(self, question: str, n: int, doc_ids: Sequence[str] | None = None) -> list[tuple[Chunk, float]]:
-        self._refresh()
-        model, chunks = self._model, self._chunks
-        tokens = tokenize(question)
-        if model is None or not tokens:
-            return []
-        scores = model.get_scores(tokens)
-        if doc_ids:
-            scores = np.where(np.isin(self._doc_ids, list(doc_ids)), scores, 0.0)
-        n = min(n, len(chunks))
-        top = np.argpartition(-scores, n - 1)[:n]
-        top = top[np.lexsort((top, -scores[top]))]
-        return [(chunks[i], float(scores[i])) for i in top if scores[i] > 0]
-
-
 class Retriever:
     def __init__(self, store: ChromaStore, embedder: Embedder, settings: Settings) -> None:
         self.store = store
         self.embedder = embedder
         self.settings = settings
-        self.bm25 = BM25Index(store)
+        self.bm25 = BM25Index(store, settings.data_dir / "bm25")
 
     def warm(self) -> None:
-        """Build the BM25 index now (at start-up) rather than in the first request; a store that is down is left
-        to the requests (and /healthz) to report."""
-        if self.settings.retrieval_mode == "dense":
-            return
+        """Load (or build) the BM25 index and open the dense index now, at start-up, rather than in the first
+        request; a store that is down is left to the requests (and /healthz) to report."""
         try:
-            self.bm25.search("warm up", 1)
+            if self.settings.retrieval_mode != "dense":
+                self.bm25.refresh()
+            if self.settings.retrieval_mode != "bm25":
+                self.store.query_ids(self._embed_query("warm up"), 1)
         except StoreUnavailable:
-            log.warning("store unavailable at start-up; the BM25 index will be built by the first request")
+            log.warning("store unavailable at start-up; the indexes will be loaded by the first request")
 
     def retrieve(
         self, question: str, k: int, doc_ids: Sequence[str] | None = None, mode: RetrievalMode | None = None
@@ -152,8 +84,8 @@ class Retriever:
         mode = mode or self.settings.retrieval_mode
         n = max(self.settings.candidates, k)
         timings: dict[str, float] = {}
-        dense: list = []
-        lexical: list = []
+        dense: list[tuple[str, float]] = []
+        lexical: list[tuple[str, float]] = []
         query_embedding = None
         started = time.perf_counter()
         if mode in ("dense", "hybrid"):
@@ -161,51 +93,48 @@ class Retriever:
             timings["embed"] = _ms(started)
         started = time.perf_counter()
         if query_embedding is not None:
-            dense = self.store.query(query_embedding, n, doc_ids)
+            dense = self.store.query_ids(query_embedding, n, doc_ids)
         if mode in ("bm25", "hybrid"):
-            lexical = self.bm25.search(question, n, doc_ids)
-        by_id: dict[str, Chunk] = {hit.chunk.id: hit.chunk for hit in dense}
-        by_id.update({chunk.id: chunk for chunk, _ in lexical})
-        dense_rank = {hit.chunk.id: (rank, hit.score) for rank, hit in enumerate(dense, start=1)}
-        bm25_rank = {chunk.id: rank for rank, (chunk, _) in enumerate(lexical, start=1)}
-        fused = reciprocal_rank_fusion(
-            [[hit.chunk.id for hit in dense], [chunk.id for chunk, _ in lexical]], self.settings.rrf_k
-        )
+            lexical = self.bm25.search_ids(question, n, doc_ids)
+        dense_rank = {cid: (rank, score) for rank, (cid, score) in enumerate(dense, start=1)}
+        bm25_rank = {cid: rank for rank, (cid, _) in enumerate(lexical, start=1)}
+        fused = reciprocal_rank_fusion([[cid for cid, _ in dense], [cid for cid, _ in lexical]], self.settings.rrf_k)
+        fused = fused[:k]
+        remember = getattr(self.embedder, "remember", None) if self.settings.uses_extractive else None
+        chunks, vectors = self.store.chunks_by_id([cid for cid, _ in fused], vectors=remember is not None)
         passages = [
             Passage(
-                chunk=by_id[cid],
+                chunk=chunks[cid],
                 score=score,
                 dense_rank=dense_rank.get(cid, (None, None))[0],
                 bm25_rank=bm25_rank.get(cid),
                 dense_score=dense_rank.get(cid, (None, None))[1],
             )
-            for cid, score in fused[:k]
+            for cid, score in fused
+            if cid in chunks  # a chunk deleted since the indexes were read is left out
         ]
-        if self.settings.uses_extractive:
-            self._recall_vectors(passages)
+        if remember is not None:
+            self._recall_vectors(passages, vectors, remember)
         timings["retrieve"] = _ms(started)
         return Retrieval(passages=passages, timings_ms=timings, query_embedding=query_embedding)
 
-    def _recall_vectors(self, passages: list[Passage]) -> None:
+    def _recall_vectors(self, passages: list[Passage], chunk_vectors: dict[str, np.ndarray],
+                        remember: Callable[[Sequence[str], np.ndarray], None]) -> None:
         """Hand the vectors stored at ingest for the passages (and, with ``sentence_vectors``, their sentences) to
-        the encoder's text cache, where the extractive answerer's ``embed_cached`` finds them instead of encoding
-        them again (a text without a stored vector is encoded as before)."""
-        remember = getattr(self.embedder, "remember", None)
-        if remember is None or not passages:
-            return
-        ids = [p.chunk.id for p in passages]
-        chunk_vectors = self.store.chunk_vectors(ids)
+        the encoder's caches, where the extractive answerer's ``embed_with_spans_cached`` finds them instead of
+        encoding the passages again (a passage without stored vectors is encoded as before)."""
         known = [p.chunk for p in passages if p.chunk.id in chunk_vectors]
         if known:
             remember([chunk.text for chunk in known], np.vstack([chunk_vectors[chunk.id] for chunk in known]))
-        if not self.settings.sentence_vectors:
+        if not self.settings.sentence_vectors or not passages:
             return
-        stored = self.store.sentence_vectors(ids)
+        stored = self.store.sentence_vectors([p.chunk.id for p in passages])
+        remember_spans = getattr(self.embedder, "remember_spans", None)
         for passage in passages:
             vectors = stored.get(passage.chunk.id)
             spans = split_sentences(passage.chunk.text)
-            if vectors is not None and len(vectors) == len(spans):
-                remember([passage.chunk.text[start:end] for start, end in spans], vectors)
+            if remember_spans is not None and vectors is not None and len(vectors) == len(spans):
+                remember_spans([passage.chunk.text], [spans], [vectors])
 
     def _embed_query(self, question: str) -> np.ndarray:
         embed_cached = getattr(self.embedder, "embed_cached", None)

@@ -246,20 +246,36 @@ class ChromaStore:
         collection, _ = self._collections()
         return int(collection.count())
 
-    @_guarded
     def all_chunks(self) -> list[Chunk]:
-        """Every chunk, paged, in a stable order (for in-memory indexes such as BM25)."""
-        collection, _ = self._collections()
+        """Every chunk, paged, in a stable order."""
         out: list[Chunk] = []
-        offset = 0
-        while True:
-            page = collection.get(include=["documents", "metadatas"], limit=CHUNK_PAGE, offset=offset)
-            for cid, text, meta in zip(page["ids"], page["documents"], page["metadatas"], strict=True):
-                out.append(Chunk.from_record(cid, text, meta))
-            if len(page["ids"]) < CHUNK_PAGE:
-                break
-            offset += CHUNK_PAGE
-        return out
+        while len(page := self.chunk_page(len(out), CHUNK_PAGE)) == CHUNK_PAGE:
+            out += page
+        return out + page
+
+    @_guarded
+    def chunk_page(self, offset: int, limit: int) -> list[Chunk]:
+        """Chunks ``offset`` to ``offset + limit`` in a stable order (for in-memory indexes such as BM25)."""
+        collection, _ = self._collections()
+        page = collection.get(include=["documents", "metadatas"], limit=limit, offset=offset)
+        return [Chunk.from_record(cid, text, meta)
+                for cid, text, meta in zip(page["ids"], page["documents"], page["metadatas"], strict=True)]
+
+    @_guarded
+    def chunks_by_id(self, chunk_ids: Sequence[str], vectors: bool = False
+                     ) -> tuple[dict[str, Chunk], dict[str, np.ndarray]]:
+        """The chunks of ``chunk_ids`` that exist, and with ``vectors`` their stored vectors, in one store call."""
+        if not chunk_ids:
+            return {}, {}
+        collection, _ = self._collections()
+        include = ["documents", "metadatas", "embeddings"] if vectors else ["documents", "metadatas"]
+        page = collection.get(ids=list(chunk_ids), include=include)
+        chunks = {cid: Chunk.from_record(cid, text, meta)
+                  for cid, text, meta in zip(page["ids"], page["documents"], page["metadatas"], strict=True)}
+        if not vectors:
+            return chunks, {}
+        return chunks, {cid: np.asarray(vector, dtype=np.float32)
+                        for cid, vector in zip(page["ids"], page["embeddings"], strict=True)}
 
     @_guarded
     def query(
@@ -278,6 +294,19 @@ class ChromaStore:
         hits = zip(result["ids"][0], result["documents"][0], result["metadatas"][0], result["distances"][0],
                    strict=True)
         return [ScoredChunk(Chunk.from_record(cid, text, meta), 1.0 - float(dist)) for cid, text, meta, dist in hits]
+
+    @_guarded
+    def query_ids(
+        self, embedding: np.ndarray, n: int, doc_ids: Sequence[str] | None = None
+    ) -> list[tuple[str, float]]:
+        """:meth:`query` without the chunks' texts and metadata: (id, cosine similarity), best first."""
+        collection, _ = self._collections()
+        where = None
+        if doc_ids:
+            where = {"doc_id": doc_ids[0]} if len(doc_ids) == 1 else {"doc_id": {"$in": list(doc_ids)}}
+        result = collection.query(query_embeddings=[np.asarray(embedding, dtype=np.float32)], n_results=n,
+                                  where=where, include=["distances"])
+        return [(cid, 1.0 - float(dist)) for cid, dist in zip(result["ids"][0], result["distances"][0], strict=True)]
 
     # --- documents -----------------------------------------------------------------------------------------
     def put_document(self, document: Document, n_chunks: int) -> None:

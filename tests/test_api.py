@@ -91,6 +91,7 @@ def test_store_unavailable_is_a_503(live_server, monkeypatch) -> None:  # noqa: 
         raise StoreUnavailable("The document store is unavailable; try again shortly.")
 
     monkeypatch.setattr(parts.store, "query", broken)
+    monkeypatch.setattr(parts.store, "query_ids", broken)  # what the retriever's dense query calls
     monkeypatch.setattr(parts.store, "count_chunks", broken)
     response = ask(live_server, question=SEED_QUESTION)
     assert response.status_code == 503

@@ -156,6 +156,7 @@ def test_store_down_before_the_stream_is_a_json_503(live_server, monkeypatch) ->
         raise StoreUnavailable("The document store is unavailable; try again shortly.")
 
     monkeypatch.setattr(parts.store, "query", broken)
+    monkeypatch.setattr(parts.store, "query_ids", broken)  # what the retriever's dense query calls
     response, events = stream(live_server, [user(SEED_QUESTION)], stream=True)
     assert response.status_code == 503 and events == []
     assert response.json()["error"]["code"] == "store_unavailable"

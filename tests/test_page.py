@@ -231,6 +231,7 @@ def test_errors_are_readable_and_the_page_keeps_working(browser: Browser, live_s
         raise StoreUnavailable("The document store is unavailable; try again shortly.")
 
     monkeypatch.setattr(parts.store, "query", store_down)
+    monkeypatch.setattr(parts.store, "query_ids", store_down)  # what the retriever's dense query calls
     ask(page, SEED_QUESTION)
     expect(errors.nth(1)).to_have_text(re.compile(r"document store is unavailable.*\(HTTP 503\)"))
     monkeypatch.undo()

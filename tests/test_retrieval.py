@@ -43,3 +43,22 @@ def test_document_filter_and_bm25_refresh(seeded_parts, tmp_path) -> None:  # no
     assert [chunk.doc_id for chunk, _ in hits] == [zebra_id]
     only_zebra = parts.retriever.retrieve(SEED_QUESTION, 5, doc_ids=[zebra_id])
     assert {p.chunk.doc_id for p in only_zebra.passages} == {zebra_id}
+
+
+def test_passages_are_the_fused_rankings_with_the_stored_chunks(seeded_parts) -> None:  # noqa: ANN001
+    """The retriever fuses ids only and reads the k passages afterwards: they must be the stored chunks, in the
+    order reciprocal rank fusion gives the dense and BM25 rankings, with their ranks and cosine."""
+    parts = seeded_parts
+    retrieval = parts.retriever.retrieve(SEED_QUESTION, 4)
+    dense = parts.store.query(retrieval.query_embedding, parts.settings.candidates)
+    lexical = parts.retriever.bm25.search(SEED_QUESTION, parts.settings.candidates)
+    fused = reciprocal_rank_fusion([[hit.chunk.id for hit in dense], [chunk.id for chunk, _ in lexical]])[:4]
+    stored = {chunk.id: chunk for chunk in parts.store.all_chunks()}
+    assert [(p.chunk, p.score) for p in retrieval.passages] == [(stored[cid], score) for cid, score in fused]
+    for passage in retrieval.passages:
+        dense_ids = [hit.chunk.id for hit in dense]
+        if passage.chunk.id in dense_ids:
+            assert passage.dense_rank == dense_ids.index(passage.chunk.id) + 1
+            assert passage.dense_score == pytest.approx(dense[passage.dense_rank - 1].score)
+        bm25_ids = [chunk.id for chunk, _ in lexical]
+        assert passage.bm25_rank == (bm25_ids.index(passage.chunk.id) + 1 if passage.chunk.id in bm25_ids else None)
