@@ -11,9 +11,10 @@ answer through the citation checker and the metrics exactly as ``citeqa eval`` d
 Two choices, each made the same way on the whole set and, to check that it generalises, on one fixed half
 (``service.evaluation.half_of``) and then scored on the other:
 
-1. the refusal threshold: the one with the best balanced abstention accuracy, averaged with its two neighbours
-   on the grid (a plateau, not a spike). Abstention does not depend on the selection settings.
-2. at that threshold, the margin and the number of sentences with the best min(precision / 0.80,
+1. the refusal thresholds on the plateau of balanced abstention accuracy: each threshold's accuracy is averaged
+   with its two neighbours on the grid (a plateau, not a spike), and those within ``PLATEAU`` of the best count
+   as equally good. Abstention does not depend on the selection settings.
+2. among those thresholds, the threshold, margin and number of sentences with the best min(precision / 0.80,
    recall / 0.60): as close to both citation targets as the answerer gets.
 """
 
@@ -36,6 +37,7 @@ from service.prompts import REFUSAL  # noqa: E402
 from service.settings import Settings  # noqa: E402
 
 TARGETS = {"citation_precision": 0.80, "citation_recall": 0.60, "abstention_balanced_accuracy": 0.80}
+PLATEAU = 0.005  # balanced accuracies closer than this differ by one or two of the 399 questions: noise
 GRID = {
     "extractive_min_score": [round(0.50 + 0.01 * i, 2) for i in range(15)],
     "extractive_margin": [0.0, 0.05, 0.1, 0.15, 0.2],
@@ -88,15 +90,16 @@ def ratio(summary: dict[str, Any]) -> float:
 
 
 def choose(results: list[tuple[dict, dict]]) -> dict[str, Any]:
-    """The threshold (smoothed best balanced accuracy), then the selection (best citation ratio) at it."""
+    """The thresholds on the plateau of balanced accuracy (smoothed, within PLATEAU of the best), then among them
+    the threshold and selection with the best citation ratio."""
     thresholds = GRID["extractive_min_score"]
     balanced = {t: max(s["abstention_balanced_accuracy"] for p, s in results if p["extractive_min_score"] == t)
                 for t in thresholds}
     smooth = {t: sum(balanced[u] for u in thresholds[max(0, i - 1) : i + 2]) / len(thresholds[max(0, i - 1) : i + 2])
               for i, t in enumerate(thresholds)}
-    best_t = max(thresholds, key=lambda t: (smooth[t], -abs(t - thresholds[len(thresholds) // 2])))
-    return max((p for p, _ in results if p["extractive_min_score"] == best_t),
-               key=lambda p: ratio(_summary(results, p)))
+    plateau = {t for t in thresholds if smooth[t] >= max(smooth.values()) - PLATEAU}
+    return max((p for p, _ in results if p["extractive_min_score"] in plateau),
+               key=lambda p: (ratio(_summary(results, p)), smooth[p["extractive_min_score"]]))
 
 
 def _summary(results: list[tuple[dict, dict]], params: dict) -> dict:

@@ -22,6 +22,9 @@ from service.errors import ConfigError
 
 PACKAGED_MODEL = "all-MiniLM-L6-v2"
 
+Span = tuple[int, int]  # [start, end) character offsets in a text
+TokenStates = tuple[np.ndarray, list[Span]]  # a text's contextual token vectors and each token's character span
+
 
 class Embedder(Protocol):
     name: str
@@ -32,6 +35,13 @@ class Embedder(Protocol):
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         """Word-pieces each text takes in the model's window, special tokens excluded."""
+        ...
+
+    def embed_with_spans(
+        self, texts: Sequence[str], spans: Sequence[Sequence[Span]]
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """``embed(texts)``, and for each text the vectors of its character ``spans`` (its sentences), pooled from
+        the same forward pass: see :meth:`LocalEmbedder.embed_with_spans`."""
         ...
 
 
@@ -61,10 +71,77 @@ class LocalEmbedder(ABC):
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_size = query_cache_size
         self._cache_lock = threading.Lock()
+        # a passage's sentence vectors, by the passage's text and its sentence spans (see embed_with_spans_cached)
+        self._span_cache: OrderedDict[tuple[str, tuple[Span, ...]], np.ndarray] = OrderedDict()
+        self._span_cache_size = max(1, query_cache_size // 8)
 
     @abstractmethod
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Vectors for ``texts``, computed by the concrete encoder (torch or onnxruntime)."""
+
+    @property
+    @abstractmethod
+    def dimension(self) -> int:
+        """Length of the vectors."""
+
+    @abstractmethod
+    def token_states(self, texts: Sequence[str]) -> list[TokenStates]:
+        """For each text, the model's last hidden state over its tokens (special tokens included, truncated to the
+        model's window, no padding) and the character span of each token ((0, 0) for special tokens)."""
+
+    def embed_with_spans(
+        self, texts: Sequence[str], spans: Sequence[Sequence[Span]]
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Each text's vector (the mean of all its token vectors, as :meth:`embed` gives it) and, from the same
+        forward pass, a vector for each of its character ``spans``: the mean of the contextual vectors of the
+        tokens inside the span, L2-normalised ("late chunking"). A sentence's vector thus costs no encoder work
+        beyond its passage's, and it reads the sentence in its context ("He" knows who he is). A span with no
+        token (only spaces or symbols the tokenizer drops) gets the zero vector, which matches nothing."""
+        if len(spans) != len(texts):
+            raise ValueError(f"{len(texts)} texts but {len(spans)} lists of spans")
+        vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        pooled: list[np.ndarray] = []
+        for row, ((hidden, offsets), text_spans) in enumerate(zip(self.token_states(texts), spans, strict=True)):
+            vectors[row] = _unit(hidden.mean(axis=0))
+            pooled.append(pool_spans(hidden, offsets, text_spans))
+        return vectors, pooled
+
+    def remember_spans(self, texts: Sequence[str], spans: Sequence[Sequence[Span]],
+                       vectors: Sequence[np.ndarray]) -> None:
+        """Put span vectors made earlier (stored at ingest) where :meth:`embed_with_spans_cached` finds them."""
+        with self._cache_lock:
+            for text, text_spans, rows in zip(texts, spans, vectors, strict=True):
+                self._put_spans((text, tuple(text_spans)), rows)
+
+    def embed_with_spans_cached(
+        self, texts: Sequence[str], spans: Sequence[Sequence[Span]]
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """:meth:`embed_with_spans`, taking what is known from the caches (the text cache for the texts' vectors,
+        the span cache for their spans') and encoding only the texts that miss either."""
+        keys = [(text, tuple(text_spans)) for text, text_spans in zip(texts, spans, strict=True)]
+        with self._cache_lock:
+            known = {key: (self._cache[key[0]], self._span_cache[key]) for key in keys
+                     if key[0] in self._cache and key in self._span_cache}
+        missing = [key for key in dict.fromkeys(keys) if key not in known]
+        if missing:
+            vectors, pooled = self.embed_with_spans([text for text, _ in missing], [list(sp) for _, sp in missing])
+            known.update(zip(missing, zip(vectors, pooled, strict=True), strict=True))
+        with self._cache_lock:
+            for key in dict.fromkeys(keys):
+                self._cache[key[0]] = known[key][0]
+                self._cache.move_to_end(key[0])
+                self._put_spans(key, known[key][1])
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+        rows = [known[key][0] for key in keys]
+        vectors = np.vstack(rows) if rows else np.zeros((0, self.dimension), dtype=np.float32)
+        return vectors, [known[key][1] for key in keys]
+
+    def _put_spans(self, key: tuple[str, tuple[Span, ...]], rows: np.ndarray) -> None:
+        self._span_cache[key] = rows
+        self._span_cache.move_to_end(key)
+        while len(self._span_cache) > self._span_cache_size:
+            self._span_cache.popitem(last=False)
 
     @property
     def tokenizer(self):  # noqa: ANN201 - tokenizers.Tokenizer
@@ -109,12 +186,30 @@ class LocalEmbedder(ABC):
         return np.vstack(rows) if rows else np.zeros((0, 384), dtype=np.float32)
 
 
+def _unit(vector: np.ndarray) -> np.ndarray:
+    return (vector / max(float(np.linalg.norm(vector)), 1e-12)).astype(np.float32)
+
+
+def pool_spans(hidden: np.ndarray, offsets: Sequence[Span], spans: Sequence[Span]) -> np.ndarray:
+    """One unit vector per span: the mean of the rows of ``hidden`` whose token overlaps the span."""
+    out = np.zeros((len(spans), hidden.shape[1]), dtype=np.float32)
+    starts = np.array([a for a, _ in offsets])
+    ends = np.array([b for _, b in offsets])
+    real = ends > starts  # special tokens have the empty span (0, 0)
+    for row, (start, end) in enumerate(spans):
+        inside = real & (starts < end) & (ends > start)
+        if inside.any():
+            out[row] = _unit(hidden[inside].mean(axis=0))
+    return out
+
+
 class SentenceTransformerEmbedder(LocalEmbedder):
     """all-MiniLM-L6-v2 (or any local sentence-transformers folder) on the CPU, with torch."""
 
     def __init__(self, model: str = PACKAGED_MODEL, batch_size: int = 32, query_cache_size: int = 16384) -> None:
         super().__init__(model, batch_size, query_cache_size)
         self._model = None
+        self._window_tokenizer = None
         # Every forward pass runs on this one thread. torch starts a team of OpenMP threads, with its own memory,
         # for each thread that calls it: a server's dozens of request threads made RSS grow without bound.
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="citeqa-encoder")
@@ -141,6 +236,34 @@ class SentenceTransformerEmbedder(LocalEmbedder):
         if not texts:
             return np.zeros((0, 384), dtype=np.float32)
         return self._worker.submit(self._encode, list(texts)).result()
+
+    def token_states(self, texts: Sequence[str]) -> list[TokenStates]:
+        if not texts:
+            return []
+        return self._worker.submit(self._token_states, list(texts)).result()
+
+    def _token_states(self, texts: list[str]) -> list[TokenStates]:
+        outputs = self.model.encode(texts, batch_size=self.batch_size, output_value=None, show_progress_bar=False)
+        encodings = self.window_tokenizer.encode_batch(texts)
+        states = []
+        for output, encoding in zip(outputs, encodings, strict=True):
+            mask = output["attention_mask"].bool()
+            hidden = output["token_embeddings"][mask].float().numpy()
+            if len(encoding.offsets) != len(hidden):  # the same tokenizer.json: never, unless the model changed
+                raise ConfigError(f"{self.path}: the tokenizer and the model disagree on a text's tokens")
+            states.append((hidden, list(encoding.offsets)))
+        return states
+
+    @property
+    def window_tokenizer(self):  # noqa: ANN201 - tokenizers.Tokenizer, truncated as the model truncates
+        if self._window_tokenizer is None:
+            from tokenizers import Tokenizer
+
+            tokenizer = Tokenizer.from_file(str(self.path / "tokenizer.json"))
+            tokenizer.enable_truncation(int(self.model.max_seq_length))
+            tokenizer.no_padding()
+            self._window_tokenizer = tokenizer
+        return self._window_tokenizer
 
     def _encode(self, texts: list[str]) -> np.ndarray:
         vectors = self.model.encode(

@@ -123,32 +123,26 @@ class Indexer:
             bar.close()
 
     def _write_group(self, group: list[tuple[Document, list[Chunk]]], report: IngestReport, bar: _Progress) -> None:
-        texts = [chunk.text for _, chunks in group for chunk in chunks]
-        vectors = self.embedder.embed(texts)
+        all_chunks = [chunk for _, chunks in group for chunk in chunks]
+        texts = [chunk.text for chunk in all_chunks]
+        if self.sentence_vectors:
+            # the sentences' vectors come out of the chunks' own forward pass: no extra encoder work
+            vectors, sentence_vectors = self.embedder.embed_with_spans(texts, [split_sentences(t) for t in texts])
+        else:
+            vectors = self.embedder.embed(texts)
         report.chunks_embedded += len(texts)
         bar.update(len(texts))
         # one store call per step for the whole group (per-document calls cost more than the writes themselves);
         # the document records still come last, so a run killed part-way is redone by the next one
         old_ids = self.store.chunk_ids_of([doc.id for doc, _ in group])
         new_ids = {chunk.id for _, chunks in group for chunk in chunks}
-        all_chunks = [chunk for _, chunks in group for chunk in chunks]
         if self.sentence_vectors:
-            self._write_sentence_vectors(all_chunks)
+            self.store.put_sentence_vectors([chunk.id for chunk in all_chunks], sentence_vectors)
         self.store.upsert_chunks(all_chunks, vectors)
         self.store.delete_chunks(sorted({cid for ids in old_ids.values() for cid in ids} - new_ids))
         self.store.put_documents([(doc, len(chunks)) for doc, chunks in group])
         for doc, chunks in group:
             log.info("indexed %s (%d chunks)", doc.id, len(chunks))
-
-    def _write_sentence_vectors(self, chunks: list[Chunk]) -> None:
-        """Embed every sentence of every chunk now, so the extractive answerer finds them at query time."""
-        sentences = [[chunk.text[start:end] for start, end in split_sentences(chunk.text)] for chunk in chunks]
-        vectors = self.embedder.embed([text for texts in sentences for text in texts])
-        per_chunk, offset = [], 0
-        for texts in sentences:
-            per_chunk.append(vectors[offset : offset + len(texts)])
-            offset += len(texts)
-        self.store.put_sentence_vectors([chunk.id for chunk in chunks], per_chunk)
 
     def _remove_missing(self, root: str, present: set[str], report: IngestReport) -> None:
         failed = {problem.source.split(":")[0] for problem in report.problems}

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from ingest.embedding import PACKAGED_MODEL, LocalEmbedder
+from ingest.embedding import PACKAGED_MODEL, LocalEmbedder, TokenStates
 from service.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -160,14 +160,20 @@ class OnnxInt8Embedder(LocalEmbedder):
         """One text per run: dynamic quantisation scales activations over the whole input tensor, so a text
         batched with others (and their padding) would get a vector that depends on its batch-mates. Alone, it
         always gets the same vector, and with no padding to compute this is also faster on a CPU."""
-        if not texts:
-            return np.zeros((0, self._dimension), dtype=np.float32)
-        session = self.session
         out = np.empty((len(texts), self._dimension), dtype=np.float32)
-        for row, encoding in enumerate(self._input_tokenizer.encode_batch(list(texts))):
+        for row, (hidden, _) in enumerate(self.token_states(texts)):
+            pooled = hidden.mean(axis=0)
+            out[row] = pooled / max(float(np.linalg.norm(pooled)), 1e-12)
+        return out
+
+    def token_states(self, texts: Sequence[str]) -> list[TokenStates]:
+        if not texts:
+            return []
+        session = self.session
+        states = []
+        for encoding in self._input_tokenizer.encode_batch(list(texts)):
             ids = np.array([encoding.ids], dtype=np.int64)
             feed = {"input_ids": ids, "attention_mask": np.ones_like(ids), "token_type_ids": np.zeros_like(ids)}
             hidden = session.run(None, {name: value for name, value in feed.items() if name in self._inputs})[0]
-            pooled = hidden[0].mean(axis=0)
-            out[row] = pooled / max(float(np.linalg.norm(pooled)), 1e-12)
-        return out
+            states.append((hidden[0], list(encoding.offsets)))
+        return states

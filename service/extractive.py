@@ -1,7 +1,10 @@
 """The extractive answerer: the offline default. It generates no text.
 
-It splits the retrieved passages into sentences and embeds the question, each passage and each sentence with
-the embedding model (all-MiniLM-L6-v2). Then:
+It splits the retrieved passages into sentences and embeds the question and each passage with the embedding model
+(all-MiniLM-L6-v2); each sentence's vector is pooled from its passage's forward pass (the mean of the contextual
+token vectors inside the sentence, ``LocalEmbedder.embed_with_spans``), so it costs no encoder work of its own and
+is read in its passage's context. With ``sentence_vectors`` (the default) ingest keeps these vectors in the store
+and a question encodes only itself. Then:
 
 1. **Refuse or answer.** The confidence that the passages answer the question is
 
@@ -28,7 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ingest.chunking import split_sentences
-from ingest.embedding import Embedder
+from ingest.embedding import Embedder, Span
 from ingest.models import Chunk
 from service.citations import MARKER
 from service.prompts import REFUSAL
@@ -69,27 +72,33 @@ class ExtractiveAnswerer:
         self.margin = settings.extractive_margin
         self.max_sentences = settings.extractive_max_sentences
 
-    def _embed(self, texts: Sequence[str]) -> np.ndarray:
+    def _embed_question(self, question: str) -> np.ndarray:
         embed_cached = getattr(self.embedder, "embed_cached", None)
-        return embed_cached(texts) if embed_cached else self.embedder.embed(texts)
+        return (embed_cached([question]) if embed_cached else self.embedder.embed([question]))[0]
+
+    def _embed_passages(self, texts: list[str], spans: list[list[Span]]) -> tuple[np.ndarray, list[np.ndarray]]:
+        cached = getattr(self.embedder, "embed_with_spans_cached", None)
+        return cached(texts, spans) if cached else self.embedder.embed_with_spans(texts, spans)
 
     def score(self, question: str, passages: Sequence[Chunk]) -> Scored:
+        spans = [split_sentences(chunk.text) for chunk in passages]
         found = [
-            (i, chunk, start, chunk.text[start:end])
+            (i, n, chunk, start, chunk.text[start:end])
             for i, chunk in enumerate(passages)
-            for start, end in split_sentences(chunk.text)
+            for n, (start, end) in enumerate(spans[i])
             if len(chunk.text[start:end].split()) >= MIN_WORDS
         ]
         if not found:
             return Scored([])
-        vectors = self._embed([question] + [chunk.text for chunk in passages] + [text for *_, text in found])
-        cosine = vectors[1:] @ vectors[0]
-        passage_cosine, sentence_cosine = cosine[: len(passages)], cosine[len(passages) :]
+        question_vector = self._embed_question(question)
+        passage_vectors, sentence_vectors = self._embed_passages([chunk.text for chunk in passages], spans)
+        passage_cosine = passage_vectors @ question_vector
         candidates = [
-            Candidate(i, chunk.doc_id, chunk.start + start, text, float(cos))
-            for (i, chunk, start, text), cos in zip(found, sentence_cosine, strict=True)
+            Candidate(i, chunk.doc_id, chunk.start + start, text, float(sentence_vectors[i][n] @ question_vector))
+            for i, n, chunk, start, text in found
         ]
-        return Scored(candidates, float(sentence_cosine.max()), float(passage_cosine.max()))
+        best_sentence = max(candidate.score for candidate in candidates)
+        return Scored(candidates, best_sentence, float(passage_cosine.max()))
 
     def select(self, scored: Scored) -> list[Candidate]:
         """The sentences to answer with, in document order; empty when it should refuse."""

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest.embedding import SentenceTransformerEmbedder
+from ingest.embedding import LocalEmbedder, SentenceTransformerEmbedder
 from service import components
 from service.settings import Settings
 from tests.servers import ChromaServer, LiveServer, ScriptedOpenAI
@@ -38,7 +38,16 @@ def _no_citeqa_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(scope="session")
-def embedder() -> SentenceTransformerEmbedder:
+def embedder() -> LocalEmbedder:
+    """The default encoder (onnx-int8; its export is made once into the user's cache, as for a user)."""
+    model = components.build_embedder(Settings(_env_file=None))  # type: ignore[call-arg]
+    model.embed(["warm up"])
+    return model
+
+
+@pytest.fixture(scope="session")
+def torch_embedder() -> SentenceTransformerEmbedder:
+    """The torch float32 encoder, for the tests that compare against it or select it."""
     model = SentenceTransformerEmbedder()
     model.embed(["warm up"])
     return model
@@ -48,7 +57,7 @@ def make_settings(data_dir: Path, **overrides: object) -> Settings:
     return Settings(_env_file=None, data_dir=data_dir, **overrides)  # type: ignore[call-arg]
 
 
-def make_parts(settings: Settings, embedder: SentenceTransformerEmbedder) -> components.Components:
+def make_parts(settings: Settings, embedder: LocalEmbedder) -> components.Components:
     """Build components like the app does, but sharing the session's loaded model."""
     return components.build(settings, embedder)
 
@@ -59,7 +68,7 @@ def settings(tmp_path: Path) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def seed_store(tmp_path_factory: pytest.TempPathFactory, embedder: SentenceTransformerEmbedder) -> Path:
+def seed_store(tmp_path_factory: pytest.TempPathFactory, embedder: LocalEmbedder) -> Path:
     """A store with the seed article ingested, built once; tests copy it rather than re-embed."""
     data_dir = tmp_path_factory.mktemp("seed-store")
     parts = make_parts(make_settings(data_dir), embedder)
@@ -76,7 +85,7 @@ def seeded_settings(tmp_path: Path, seed_store: Path) -> Settings:
 
 
 @pytest.fixture
-def seeded_parts(seeded_settings: Settings, embedder: SentenceTransformerEmbedder) -> components.Components:
+def seeded_parts(seeded_settings: Settings, embedder: LocalEmbedder) -> components.Components:
     return make_parts(seeded_settings, embedder)
 
 
@@ -113,7 +122,7 @@ def server_settings(tmp_path: Path, chroma_server: ChromaServer) -> Settings:
 
 
 @contextmanager
-def llm_app(settings: Settings, embedder: SentenceTransformerEmbedder, openai_server: ScriptedOpenAI,
+def llm_app(settings: Settings, embedder: LocalEmbedder, openai_server: ScriptedOpenAI,
             **overrides: object) -> Iterator[LiveServer]:
     """The app under uvicorn with a real LLM answerer: litellm calling the scripted OpenAI-compatible server."""
     from service.app import create_app
@@ -126,7 +135,7 @@ def llm_app(settings: Settings, embedder: SentenceTransformerEmbedder, openai_se
 
 
 @pytest.fixture
-def llm_server(seeded_settings: Settings, embedder: SentenceTransformerEmbedder,
+def llm_server(seeded_settings: Settings, embedder: LocalEmbedder,
                openai_server: ScriptedOpenAI) -> Iterator[tuple[LiveServer, ScriptedOpenAI]]:
     with llm_app(seeded_settings, embedder, openai_server) as server:
         yield server, openai_server

@@ -68,14 +68,14 @@ def test_a_missing_export_is_rebuilt(tmp_path: Path, onnx_embedder: OnnxInt8Embe
 
 
 def test_same_interface_as_the_torch_encoder(
-    onnx_embedder: OnnxInt8Embedder, embedder: SentenceTransformerEmbedder
+    onnx_embedder: OnnxInt8Embedder, torch_embedder: SentenceTransformerEmbedder
 ) -> None:
     vectors = onnx_embedder.embed(TEXTS)
     assert vectors.shape == (len(TEXTS), 384) and vectors.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
     assert onnx_embedder.embed([]).shape == (0, 384)
-    assert onnx_embedder.count_tokens(TEXTS) == embedder.count_tokens(TEXTS)
-    assert onnx_embedder.dimension == embedder.dimension == 384
+    assert onnx_embedder.count_tokens(TEXTS) == torch_embedder.count_tokens(TEXTS)
+    assert onnx_embedder.dimension == torch_embedder.dimension == 384
     np.testing.assert_allclose(onnx_embedder.embed_cached(TEXTS[:3]), vectors[:3], atol=1e-6)
     # a text gets the same vector alone or among others (dynamic quantisation must not mix batch-mates)
     np.testing.assert_allclose(onnx_embedder.embed([TEXTS[1]])[0], vectors[1], atol=1e-6)
@@ -83,14 +83,14 @@ def test_same_interface_as_the_torch_encoder(
 
 
 def test_vectors_are_close_to_the_torch_ones(
-    onnx_embedder: OnnxInt8Embedder, embedder: SentenceTransformerEmbedder
+    onnx_embedder: OnnxInt8Embedder, torch_embedder: SentenceTransformerEmbedder
 ) -> None:
-    cosine = np.sum(onnx_embedder.embed(TEXTS) * embedder.embed(TEXTS), axis=1)
+    cosine = np.sum(onnx_embedder.embed(TEXTS) * torch_embedder.embed(TEXTS), axis=1)
     assert cosine.min() > 0.97, cosine
     # what retrieval uses: which text is nearest to a question is the same under both
     questions = ["who wrote the lyrics", "which Elvis Presley ballad is based on O Sole mio", TEXTS[4]]
     passages = TEXTS[1:4]
-    torch_rank = (embedder.embed(questions) @ embedder.embed(passages).T).argmax(axis=1)
+    torch_rank = (torch_embedder.embed(questions) @ torch_embedder.embed(passages).T).argmax(axis=1)
     onnx_rank = (onnx_embedder.embed(questions) @ onnx_embedder.embed(passages).T).argmax(axis=1)
     assert list(onnx_rank) == list(torch_rank) == [0, 1, 2]
 
@@ -102,13 +102,51 @@ def test_long_texts_are_truncated_to_the_window(onnx_embedder: OnnxInt8Embedder)
 
 def test_the_setting_selects_it_and_answers_cite(tmp_path: Path, encoder_cache: Path,
                                                  onnx_embedder: OnnxInt8Embedder) -> None:
-    settings = make_settings(tmp_path / "store", encoder="onnx-int8", encoder_cache_dir=encoder_cache)
+    settings = make_settings(tmp_path / "store", encoder_cache_dir=encoder_cache)
+    assert settings.encoder == "onnx-int8"  # the default
     assert isinstance(components.build_embedder(settings), OnnxInt8Embedder)
-    assert isinstance(components.build_embedder(make_settings(tmp_path / "s2")), SentenceTransformerEmbedder)
-    assert make_settings(tmp_path / "s3").encoder_cache_path == tmp_path / "s3" / "encoders"
+    torch_settings = make_settings(tmp_path / "s2", encoder="torch")
+    assert isinstance(components.build_embedder(torch_settings), SentenceTransformerEmbedder)
     parts = components.build(settings, onnx_embedder)
     report = parts.indexer.ingest(SEEDS, progress=False)
     assert len(report.added) == 1
     result = parts.pipeline.ask(SEED_QUESTION)
     assert not result.refused and result.citations
     assert "unclassified" in result.answer
+
+
+def test_the_export_is_shared_through_the_user_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert make_settings(tmp_path / "a").encoder_cache_path == tmp_path / "xdg" / "citeqa" / "encoders"
+    assert make_settings(tmp_path / "b").encoder_cache_path == make_settings(tmp_path / "a").encoder_cache_path
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    assert make_settings(tmp_path / "a").encoder_cache_path == Path.home() / ".cache" / "citeqa" / "encoders"
+
+
+@pytest.mark.parametrize("encoder", ["onnx", "torch"])
+def test_sentence_vectors_come_from_the_passage_pass(
+    encoder: str, onnx_embedder: OnnxInt8Embedder, torch_embedder: SentenceTransformerEmbedder
+) -> None:
+    model = onnx_embedder if encoder == "onnx" else torch_embedder
+    text = TEXTS[2]
+    spans = [(0, 72), (73, len(text)), (5, 5)]  # two sentences and an empty span
+    vectors, pooled = model.embed_with_spans([text, TEXTS[0]], [spans, []])
+    np.testing.assert_allclose(vectors, model.embed([text, TEXTS[0]]), atol=1e-5)  # the passages' own vectors
+    assert pooled[0].shape == (3, 384) and pooled[1].shape == (0, 384)
+    np.testing.assert_allclose(np.linalg.norm(pooled[0][:2], axis=1), 1.0, atol=1e-5)
+    assert not pooled[0][2].any()  # no token: the zero vector, which matches nothing
+    hidden, offsets = model.token_states([text])[0]
+    inside = [row for row, (a, b) in enumerate(offsets) if b > a and a < 72]
+    manual = hidden[inside].mean(axis=0)
+    np.testing.assert_allclose(pooled[0][0], manual / np.linalg.norm(manual), atol=1e-5)
+    # in context, a sentence is still nearest to what it says
+    questions = model.embed(["which ballad did Elvis Presley record in 1960", "which Italian song is it based on"])
+    assert list((questions @ pooled[0][:2].T).argmax(axis=1)) == [0, 1]
+
+
+def test_the_two_encoders_pool_sentences_alike(onnx_embedder: OnnxInt8Embedder,
+                                               torch_embedder: SentenceTransformerEmbedder) -> None:
+    text, spans = TEXTS[3], [(0, 150), (150, len(TEXTS[3]))]
+    _, (onnx_rows,) = onnx_embedder.embed_with_spans([text], [spans])
+    _, (torch_rows,) = torch_embedder.embed_with_spans([text], [spans])
+    assert np.sum(onnx_rows * torch_rows, axis=1).min() > 0.97

@@ -1,71 +1,99 @@
-"""settings.sentence_vectors: sentences embedded at ingest, read back at query time instead of re-embedded."""
+"""Sentence vectors: pooled from their chunk's forward pass, kept in the store at ingest (settings.sentence_vectors,
+on by default), read back at query time so that a question encodes only itself."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from ingest.chunking import split_sentences
-from ingest.embedding import SentenceTransformerEmbedder
+from ingest.embedding import LocalEmbedder, TokenStates
 from tests.conftest import SEED_QUESTION, SEEDS, UNANSWERABLE, make_parts, make_settings
 
 pytestmark = pytest.mark.slow
 
 
-class CountingEmbedder(SentenceTransformerEmbedder):
-    """The real model, counting the texts it is asked to encode."""
+class CountingEmbedder(LocalEmbedder):
+    """The real model (the session's), counting the texts it is asked to run through the encoder."""
 
-    def __init__(self, model: SentenceTransformerEmbedder) -> None:
+    def __init__(self, model: LocalEmbedder) -> None:
         super().__init__()
-        self._model = model.model
+        self.model = model
         self.encoded: list[str] = []
 
-    def embed(self, texts):  # noqa: ANN001, ANN201
+    @property
+    def dimension(self) -> int:
+        return self.model.dimension
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
         self.encoded.extend(texts)
-        return super().embed(texts)
+        return self.model.embed(texts)
+
+    def token_states(self, texts: Sequence[str]) -> list[TokenStates]:
+        self.encoded.extend(texts)
+        return self.model.token_states(texts)
 
 
 @pytest.fixture
-def counting(embedder: SentenceTransformerEmbedder) -> CountingEmbedder:
+def counting(embedder: LocalEmbedder) -> CountingEmbedder:
     return CountingEmbedder(embedder)
 
 
-def test_ingest_stores_every_sentence_vector(tmp_path: Path, counting: CountingEmbedder) -> None:
-    parts = make_parts(make_settings(tmp_path / "store", sentence_vectors=True), counting)
+def test_ingest_stores_every_sentence_vector_at_no_extra_encoder_work(tmp_path: Path,
+                                                                     counting: CountingEmbedder) -> None:
+    parts = make_parts(make_settings(tmp_path / "store"), counting)
+    assert parts.settings.sentence_vectors  # the default
     parts.indexer.ingest(SEEDS, progress=False)
     chunks = parts.store.all_chunks()
+    assert sorted(counting.encoded) == sorted(chunk.text for chunk in chunks)  # each chunk once, no sentence
     stored = parts.store.sentence_vectors([chunk.id for chunk in chunks])
     assert set(stored) == {chunk.id for chunk in chunks}
-    chunk = chunks[0]
-    sentences = [chunk.text[start:end] for start, end in split_sentences(chunk.text)]
-    assert stored[chunk.id].shape == (len(sentences), 384)
-    np.testing.assert_allclose(stored[chunk.id], counting.embed(sentences), atol=2e-3)  # float16 in the store
+    for chunk in chunks[:2]:
+        spans = split_sentences(chunk.text)
+        vectors, pooled = counting.model.embed_with_spans([chunk.text], [spans])
+        assert stored[chunk.id].shape == (len(spans), 384)
+        np.testing.assert_allclose(stored[chunk.id], pooled[0], atol=2e-3)  # float16 in the store
+        np.testing.assert_allclose(parts.store.chunk_vectors([chunk.id])[chunk.id], vectors[0], atol=1e-5)
 
 
-def test_answers_are_the_same_and_need_no_sentence_encoding(
-    tmp_path: Path, counting: CountingEmbedder, embedder: SentenceTransformerEmbedder
-) -> None:
-    plain = make_parts(make_settings(tmp_path / "plain"), embedder)
+def test_answers_are_the_same_and_need_no_passage_encoding(tmp_path: Path, counting: CountingEmbedder,
+                                                           embedder: LocalEmbedder) -> None:
+    plain = make_parts(make_settings(tmp_path / "plain", sentence_vectors=False), embedder)
     plain.indexer.ingest(SEEDS, progress=False)
-    fast = make_parts(make_settings(tmp_path / "fast", sentence_vectors=True), counting)
+    fast = make_parts(make_settings(tmp_path / "fast"), counting)
     fast.indexer.ingest(SEEDS, progress=False)
     for question in (SEED_QUESTION, UNANSWERABLE, "Who corrected Altman?"):
         counting.encoded.clear()
         expected, got = plain.pipeline.ask(question), fast.pipeline.ask(question)
-        assert counting.encoded == [question]  # the question only: every sentence came from the store
+        assert counting.encoded == [question]  # the question only: passages and sentences came from the store
         assert (got.answer, got.refused) == (expected.answer, expected.refused)
         assert [(c.chunk_id, c.start, c.end) for c in got.citations] == [
             (c.chunk_id, c.start, c.end) for c in expected.citations
         ]
 
 
-def test_removed_chunks_lose_their_sentence_vectors(tmp_path: Path, embedder: SentenceTransformerEmbedder) -> None:
+def test_without_them_passages_are_encoded_once_then_cached(tmp_path: Path, counting: CountingEmbedder) -> None:
+    parts = make_parts(make_settings(tmp_path / "store", sentence_vectors=False), counting)
+    parts.indexer.ingest(SEEDS, progress=False)
+    assert parts.store.sentence_vectors([chunk.id for chunk in parts.store.all_chunks()]) == {}
+    counting.encoded.clear()
+    first = parts.pipeline.ask(SEED_QUESTION)
+    passages = {passage.chunk.text for passage in first.passages}
+    assert passages <= set(counting.encoded)  # once, for their sentences' vectors
+    assert not {text for text in counting.encoded if text not in passages} - {SEED_QUESTION}  # never a sentence
+    counting.encoded.clear()
+    again = parts.pipeline.ask(SEED_QUESTION)
+    assert counting.encoded == [] and again.answer == first.answer
+
+
+def test_removed_chunks_lose_their_sentence_vectors(tmp_path: Path, embedder: LocalEmbedder) -> None:
     folder = tmp_path / "docs"
     folder.mkdir()
     (folder / "a.txt").write_text("Zebras have black and white stripes. Each zebra has its own pattern of stripes.")
-    parts = make_parts(make_settings(tmp_path / "store", sentence_vectors=True), embedder)
+    parts = make_parts(make_settings(tmp_path / "store"), embedder)
     parts.indexer.ingest(folder, progress=False)
     ids = [chunk.id for chunk in parts.store.all_chunks()]
     assert len(parts.store.sentence_vectors(ids)) == len(ids) == 1
@@ -74,18 +102,9 @@ def test_removed_chunks_lose_their_sentence_vectors(tmp_path: Path, embedder: Se
     assert parts.store.sentence_vectors(ids) == {}
 
 
-def test_a_store_without_them_still_answers(tmp_path: Path, seeded_settings, embedder) -> None:  # noqa: ANN001
-    parts = make_parts(seeded_settings.model_copy(update={"sentence_vectors": True}), embedder)
+def test_a_store_without_them_still_answers(tmp_path: Path, embedder: LocalEmbedder) -> None:
+    old = make_parts(make_settings(tmp_path / "store", sentence_vectors=False), embedder)
+    old.indexer.ingest(SEEDS, progress=False)
+    parts = make_parts(make_settings(tmp_path / "store"), embedder)
     result = parts.pipeline.ask(SEED_QUESTION)
     assert not result.refused and result.citations
-
-
-def test_passage_vectors_come_from_the_store_even_without_sentence_vectors(
-    tmp_path: Path, counting: CountingEmbedder
-) -> None:
-    parts = make_parts(make_settings(tmp_path / "store"), counting)
-    parts.indexer.ingest(SEEDS, progress=False)
-    counting.encoded.clear()
-    result = parts.pipeline.ask(SEED_QUESTION)
-    passages = {passage.chunk.text for passage in result.passages}
-    assert counting.encoded and not passages & set(counting.encoded)  # sentences yes, whole passages no
