@@ -68,13 +68,10 @@ class Retriever:
         self.bm25 = BM25Index(store, settings.data_dir / "bm25")
 
     def warm(self) -> None:
-        """Load (or build) the BM25 index and open the dense index now, at start-up, rather than in the first
-        request; a store that is down is left to the requests (and /healthz) to report."""
+        """Load (or build) the BM25 index and open every index a query reads now, at start-up, rather than in
+        the first request; a store that is down is left to the requests (and /healthz) to report."""
         try:
-            if self.settings.retrieval_mode != "dense":
-                self.bm25.refresh()
-            if self.settings.retrieval_mode != "bm25":
-                self.store.query_ids(self._embed_query("warm up"), 1)
+            self.retrieve("warm up", 1)
         except StoreUnavailable:
             log.warning("store unavailable at start-up; the indexes will be loaded by the first request")
 
