@@ -3,7 +3,7 @@
 FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 \
     LITELLM_LOCAL_MODEL_COST_MAP=True PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    CITEQA_DATA_DIR=/data
+    CITEQA_DATA_DIR=/data CITEQA_ENCODER_CACHE_DIR=/opt/citeqa/encoders
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY service ./service
@@ -14,6 +14,9 @@ COPY seeds ./seeds
 # prompts/ folder next to service/ is found (settings.prompts_dir).
 RUN pip install --no-cache-dir --extra-index-url https://download.pytorch.org/whl/cpu torch==2.13.0 -e . \
     && useradd --create-home --uid 10001 citeqa && mkdir -p /data && chown citeqa /data
+# The default encoder (onnx-int8) is exported from the packaged model once, here, so no container pays for it.
+RUN python -c "from service.components import build_embedder; from service.settings import Settings; \
+build_embedder(Settings()).embed(['warm up'])"
 USER citeqa
 EXPOSE 8000
 HEALTHCHECK --interval=10s --timeout=3s --start-period=60s \
