@@ -71,9 +71,10 @@ class LocalEmbedder(ABC):
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_size = query_cache_size
         self._cache_lock = threading.Lock()
-        # a passage's sentence vectors, by the passage's text and its sentence spans (see embed_with_spans_cached)
+        # a passage's sentence vectors (float16, as the store keeps them), by the passage's text and its sentence
+        # spans (see embed_with_spans_cached); a passage holds ~7 sentences, so this holds ~1/16 as many entries
         self._span_cache: OrderedDict[tuple[str, tuple[Span, ...]], np.ndarray] = OrderedDict()
-        self._span_cache_size = max(1, query_cache_size // 8)
+        self._span_cache_size = max(1, query_cache_size // 16)
 
     @abstractmethod
     def embed(self, texts: Sequence[str]) -> np.ndarray:
@@ -135,10 +136,11 @@ class LocalEmbedder(ABC):
                 self._cache.popitem(last=False)
         rows = [known[key][0] for key in keys]
         vectors = np.vstack(rows) if rows else np.zeros((0, self.dimension), dtype=np.float32)
-        return vectors, [known[key][1] for key in keys]
+        # float16 whether cached or new, as the store keeps them: a passage scores the same every time
+        return vectors, [np.asarray(known[key][1], dtype=np.float16).astype(np.float32) for key in keys]
 
     def _put_spans(self, key: tuple[str, tuple[Span, ...]], rows: np.ndarray) -> None:
-        self._span_cache[key] = rows
+        self._span_cache[key] = np.asarray(rows, dtype=np.float16)
         self._span_cache.move_to_end(key)
         while len(self._span_cache) > self._span_cache_size:
             self._span_cache.popitem(last=False)
