@@ -1,11 +1,14 @@
 """Load benchmark (issue 7): N `/ask` requests from C concurrent clients against one `citeqa serve` process.
 
-Reports errors (target 0), latency percentiles, throughput, and the server's RSS after warm-up and at the end
-(target: growth under 10%). The corpus is the CLAPnq passages (596) unless --corpus says otherwise; questions
-cycle through the CLAPnq questions, so answers, refusals and cache misses are all exercised.
+Reports errors (target 0), latency percentiles, throughput, and the server's RSS when ready, after a warm-up
+("start": 200 requests on the first 50 questions, from as many clients as the run) and at the end (target:
+growth under 10%), with the RSS after every tenth of the run, to tell a leak (growth that goes on) from caches
+filling (growth that stops). The corpus is the CLAPnq passages (596) unless --corpus says otherwise; questions
+cycle through the 399 CLAPnq questions, so answers, refusals and cache misses are all exercised. The server runs
+with the default settings. Writes its section of RESULTS.md.
 
-    .venv/bin/python bench/load.py            # 10,000 requests, 8 clients
-    .venv/bin/python bench/load.py --quick    # 500 requests
+    .venv/bin/python -m bench.load            # 10,000 requests, 8 clients
+    .venv/bin/python -m bench.load --quick    # 500 requests
 """
 
 from __future__ import annotations
@@ -21,9 +24,12 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+
+from bench import common
 
 ROOT = Path(__file__).resolve().parent.parent
 CLAPNQ = ROOT.parent / "shared" / "eval" / "clapnq"
@@ -44,9 +50,45 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
+WARM_UP_QUESTIONS = 50
+WARM_UP_REQUESTS = 200
+
+
+def run_clients(url: str, clients: int, asks: list[str],
+                on_done: Callable[[int], None] | None = None) -> tuple[list[float], list[str]]:
+    """POST each question of ``asks`` to /ask from ``clients`` concurrent clients; (latencies in ms, errors)."""
+    latencies: list[float] = []
+    errors: list[str] = []
+    counter = iter(asks)
+    lock = threading.Lock()
+
+    def client_loop() -> None:
+        with httpx.Client(timeout=60) as client:
+            while True:
+                with lock:
+                    question = next(counter, None)
+                if question is None:
+                    return
+                started = time.perf_counter()
+                try:
+                    response = client.post(f"{url}/ask", json={"question": question})
+                    ok, detail = response.status_code == 200, f"HTTP {response.status_code}"
+                except httpx.HTTPError as exc:
+                    ok, detail = False, type(exc).__name__
+                elapsed = (time.perf_counter() - started) * 1000
+                with lock:
+                    latencies.append(elapsed)
+                    if not ok:
+                        errors.append(detail)
+                    if on_done is not None:
+                        on_done(len(latencies))
+
+    threads = [threading.Thread(target=client_loop) for _ in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return latencies, errors
 
 
 def main() -> None:
@@ -58,6 +100,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="500 requests")
     args = parser.parse_args()
     total = 500 if args.quick else args.requests
+    header = common.machine()
     questions = [json.loads(line)["question"] for line in args.questions.read_text().splitlines() if line.strip()]
 
     workdir = Path(tempfile.mkdtemp(prefix="citeqa-load-"))
@@ -80,42 +123,21 @@ def main() -> None:
             if time.monotonic() > deadline or server.poll() is not None:
                 raise SystemExit("server did not start")
             time.sleep(0.2)
-        with httpx.Client(timeout=60) as client:  # warm up: BM25 index, caches, allocator
-            for question in questions[:50]:
-                client.post(f"{url}/ask", json={"question": question})
+        rss_ready = rss_mib(server.pid)
+        # warm-up: the first questions, asked by as many clients at once as the run uses, so that the server's
+        # request threads (and what each keeps: stacks, malloc arenas, Chroma connections) exist before "start"
+        run_clients(url, args.clients, [questions[i % WARM_UP_QUESTIONS] for i in range(WARM_UP_REQUESTS)])
         rss_start = rss_mib(server.pid)
+        timeline: list[tuple[int, float]] = [(0, rss_start)]
+        tenth = max(1, total // 10)
 
-        latencies: list[float] = []
-        errors: list[str] = []
-        counter = iter(range(total))
-        lock = threading.Lock()
-
-        def client_loop() -> None:
-            with httpx.Client(timeout=60) as client:
-                while True:
-                    with lock:
-                        index = next(counter, None)
-                    if index is None:
-                        return
-                    started = time.perf_counter()
-                    try:
-                        response = client.post(f"{url}/ask", json={"question": questions[index % len(questions)]})
-                        ok = response.status_code == 200
-                        detail = f"HTTP {response.status_code}"
-                    except httpx.HTTPError as exc:
-                        ok, detail = False, type(exc).__name__
-                    elapsed = (time.perf_counter() - started) * 1000
-                    with lock:
-                        latencies.append(elapsed)
-                        if not ok:
-                            errors.append(detail)
+        def checkpoint(done: int) -> None:
+            if done % tenth == 0:
+                timeline.append((done, rss_mib(server.pid)))
 
         started = time.perf_counter()
-        threads = [threading.Thread(target=client_loop) for _ in range(args.clients)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        latencies, errors = run_clients(url, args.clients, [questions[i % len(questions)] for i in range(total)],
+                                        checkpoint)
         wall = time.perf_counter() - started
         rss_end = rss_mib(server.pid)
     finally:
@@ -124,19 +146,40 @@ def main() -> None:
         shutil.rmtree(workdir, ignore_errors=True)
 
     growth = (rss_end - rss_start) / rss_start * 100
+    half = next(rss for done, rss in timeline if done >= total // 2)
+    late_growth = (rss_end - half) / half * 100
     figures = {
-        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "date": common.now(),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
-        "command": " ".join(["bench/load.py", *sys.argv[1:]]),
+        "command": common.command(),
         "requests": len(latencies), "clients": args.clients, "errors": len(errors),
         "error_kinds": sorted(set(errors)),
         "throughput_rps": round(len(latencies) / wall, 1),
-        "latency_ms": {f"p{q}": round(percentile(latencies, q), 1) for q in (50, 95, 99)}
+        "latency_ms": {f"p{q}": round(common.percentile(latencies, q), 1) for q in (50, 95, 99)}
         | {"mean": round(statistics.fmean(latencies), 1), "max": round(max(latencies), 1)},
-        "rss_mib": {"start": round(rss_start, 1), "end": round(rss_end, 1), "growth_pct": round(growth, 2)},
+        "rss_mib": {"ready": round(rss_ready, 1), "start": round(rss_start, 1), "end": round(rss_end, 1),
+                    "growth_pct": round(growth, 2), "second_half_growth_pct": round(late_growth, 2)},
         "targets": {"errors == 0": not errors, "rss growth < 10%": growth < 10},
     }
     print(json.dumps(figures, indent=2))
+    latency = figures["latency_ms"]
+    lines = [
+        f"- server: `citeqa serve`, default settings (encoder {common.settings(workdir).encoder}, sentence vectors "
+        f"{'on' if common.settings(workdir).sentence_vectors else 'off'}), CLAPnq corpus ({args.corpus.name}); "
+        f"questions cycling through the {len(questions)} CLAPnq questions; warm-up {WARM_UP_REQUESTS} requests "
+        f"(the first {WARM_UP_QUESTIONS} questions) from {args.clients} clients",
+        f"- **{len(latencies)} requests from {args.clients} clients in {wall:.0f} s: {len(errors)} errors** "
+        f"({', '.join(sorted(set(errors))) or 'none'}); target 0: {'reached' if not errors else 'NOT reached'}",
+        f"- throughput {figures['throughput_rps']} requests/s; latency p50 {latency['p50']} ms, p95 {latency['p95']} "
+        f"ms, p99 {latency['p99']} ms, max {latency['max']} ms",
+        f"- RSS of the server: {rss_ready:.0f} MiB when ready, **{rss_start:.0f} MiB after warm-up, {rss_end:.0f} "
+        f"MiB at the end: {growth:+.1f}%** (target < 10%: {'reached' if growth < 10 else 'NOT reached'}); "
+        f"second half of the run {late_growth:+.1f}%",
+        "- RSS after every tenth of the run (requests: MiB): "
+        + ", ".join(f"{done}: {rss:.0f}" for done, rss in timeline),
+    ]
+    common.write_section("load-quick" if args.quick else "load", "Load: /ask from 8 concurrent clients against "
+                         f"one process{' (quick)' if args.quick else ''}", lines, header)
 
 
 if __name__ == "__main__":
