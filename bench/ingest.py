@@ -1,6 +1,6 @@
 """Ingestion throughput: the Indexer (what `citeqa ingest` runs) against the raw encoder, side by side.
 
-    .venv/bin/python -m bench.ingest [--quick] [--encoder torch|onnx-int8] [--runs N]
+    .venv/bin/python -m bench.ingest [--quick] [--encoder torch|onnx-int8] [--[no-]sentence-vectors] [--runs N]
 
 On the CLAPnq corpus (596 Wikipedia passages; --quick: the first 30): the chunk texts the Indexer makes are
 encoded by the raw encoder (``SentenceTransformer.encode`` with the same batch size, or the onnx session), then
@@ -36,15 +36,19 @@ def raw_encoder(embedder: object) -> object:
         model = embedder.model
         return lambda texts: model.encode(texts, batch_size=embedder.batch_size, normalize_embeddings=True,
                                           convert_to_numpy=True, show_progress_bar=False)
-    return embedder.embed  # onnx-int8: embed() is the session loop itself
+    return embedder.embed  # onnx-int8: embed() is the session loop itself (tokenize, run, mean-pool, normalise)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help=f"{QUICK_PASSAGES} passages, one run (under a minute)")
-    parser.add_argument("--encoder", default="torch", choices=["torch", "onnx-int8"])
-    parser.add_argument("--sentence-vectors", action="store_true",
-                        help="ingest with CITEQA_SENTENCE_VECTORS=true (sentences embedded too: more encoder work)")
+    defaults = common.settings(Path("."))
+    parser.add_argument("--encoder", default=defaults.encoder, choices=["torch", "onnx-int8"],
+                        help=f"default: the setting's default ({defaults.encoder})")
+    parser.add_argument("--sentence-vectors", action=argparse.BooleanOptionalAction,
+                        default=defaults.sentence_vectors,
+                        help="keep sentence vectors (pooled from the chunk's pass) in the store; default: the "
+                        f"setting's default ({'on' if defaults.sentence_vectors else 'off'})")
     parser.add_argument("--runs", type=int, default=None, help="side-by-side repetitions (default 2; quick 1)")
     args = parser.parse_args()
     runs = args.runs or (1 if args.quick else 2)
@@ -100,7 +104,7 @@ def run(args: argparse.Namespace, runs: int, work: Path, header: str) -> None:
     emit = lines.append
     n_docs = sum(1 for _ in corpus.open())
     emit(f"- corpus: CLAPnq, {n_docs} passages -> {len(texts)} chunks; encoder {args.encoder}, "
-         f"batch size {embedder.batch_size}; sentence vectors {'on' if args.sentence_vectors else 'off (default)'}; "
+         f"batch size {embedder.batch_size}; sentence vectors {'on' if args.sentence_vectors else 'off'}; "
          f"{runs} side-by-side run(s)")
     emit(f"- raw encoder: {common.best_and_median(raw)} chunks/s")
     emit(f"- `citeqa ingest` pipeline (Indexer into a fresh embedded Chroma): {common.best_and_median(pipe)} chunks/s")
@@ -110,7 +114,7 @@ def run(args: argparse.Namespace, runs: int, work: Path, header: str) -> None:
          f"({', '.join(f'{a:.2f} s' for a in again)}); target <= 5%: "
          f"{'reached' if statistics.median(reingest) <= 0.05 else 'NOT reached'}")
     print("\n".join(lines))
-    suffix = ("" if args.encoder == "torch" else f"-{args.encoder}") + ("-sv" if args.sentence_vectors else "")
+    suffix = f"-{args.encoder}" + ("-sv" if args.sentence_vectors else "")
     common.write_section(f"ingest{suffix}{'-quick' if args.quick else ''}",
                          f"Ingestion throughput ({args.encoder}{', sentence vectors' if args.sentence_vectors else ''}"
                          f"{', quick' if args.quick else ''})", lines, header)

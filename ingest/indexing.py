@@ -9,17 +9,19 @@ For each loaded document, its content hash is compared with the one stored with 
 - removed (in the store under the same root, no longer loaded): its chunks and record are deleted, unless the
   file failed to load this time, in which case its last good version is kept.
 
-Chunks are embedded in groups of several documents, so the encoder sees full batches.
+Chunks are embedded in groups of several documents, so the encoder sees full batches, and a group is written to
+the store while the next one is embedded.
 """
 
 from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ingest.chunking import chunk_document, split_sentences
 from ingest.embedding import Embedder
@@ -70,6 +72,18 @@ class _Progress:
             self.bar.close()
 
 
+def _groups(pending: list[tuple[Document, list[Chunk]]]) -> Iterator[list[tuple[Document, list[Chunk]]]]:
+    """Whole documents, in order, about FLUSH_CHUNKS chunks at a time."""
+    group: list[tuple[Document, list[Chunk]]] = []
+    for item in pending:
+        group.append(item)
+        if sum(len(chunks) for _, chunks in group) >= FLUSH_CHUNKS:
+            yield group
+            group = []
+    if group:
+        yield group
+
+
 class Indexer:
     def __init__(self, store: ChromaStore, embedder: Embedder, max_tokens: int, sentence_vectors: bool = False) -> None:
         self.store = store
@@ -110,33 +124,42 @@ class Indexer:
             (report.updated if record is not None else report.added).append(doc.id)
             pending.append((doc, self.chunk(doc)))
         bar = _Progress(sum(len(chunks) for _, chunks in pending), progress)
+        # The store writes of one group run on a writer thread while the encoder embeds the next group (Chroma's
+        # writes and onnxruntime both leave the GIL). Groups are written strictly in order, one at a time, and
+        # the next group's writes start only after the previous group's finished, so what a killed run leaves is
+        # what it left before: at worst one group without its document records, redone by the next run.
+        writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="citeqa-writer")
+        writing: Future[None] | None = None
         try:
-            group: list[tuple[Document, list[Chunk]]] = []
-            for item in pending:
-                group.append(item)
-                if sum(len(chunks) for _, chunks in group) >= FLUSH_CHUNKS:
-                    self._write_group(group, report, bar)
-                    group = []
-            if group:
-                self._write_group(group, report, bar)
+            for group in _groups(pending):
+                embedded = self._embed_group(group)
+                if writing is not None:
+                    writing.result()  # raises the previous group's store error, before anything else is written
+                report.chunks_embedded += len(embedded[0])
+                bar.update(len(embedded[0]))
+                writing = writer.submit(self._write_group, group, *embedded)
+            if writing is not None:
+                writing.result()
         finally:
+            writer.shutdown(wait=True)
             bar.close()
 
-    def _write_group(self, group: list[tuple[Document, list[Chunk]]], report: IngestReport, bar: _Progress) -> None:
+    def _embed_group(self, group: list[tuple[Document, list[Chunk]]]) -> tuple[list[Chunk], Any, Any]:
         all_chunks = [chunk for _, chunks in group for chunk in chunks]
         texts = [chunk.text for chunk in all_chunks]
         if self.sentence_vectors:
             # the sentences' vectors come out of the chunks' own forward pass: no extra encoder work
             vectors, sentence_vectors = self.embedder.embed_with_spans(texts, [split_sentences(t) for t in texts])
-        else:
-            vectors = self.embedder.embed(texts)
-        report.chunks_embedded += len(texts)
-        bar.update(len(texts))
+            return all_chunks, vectors, sentence_vectors
+        return all_chunks, self.embedder.embed(texts), None
+
+    def _write_group(self, group: list[tuple[Document, list[Chunk]]], all_chunks: list[Chunk], vectors: Any,
+                     sentence_vectors: Any) -> None:
         # one store call per step for the whole group (per-document calls cost more than the writes themselves);
         # the document records still come last, so a run killed part-way is redone by the next one
         old_ids = self.store.chunk_ids_of([doc.id for doc, _ in group])
-        new_ids = {chunk.id for _, chunks in group for chunk in chunks}
-        if self.sentence_vectors:
+        new_ids = {chunk.id for chunk in all_chunks}
+        if sentence_vectors is not None:
             self.store.put_sentence_vectors([chunk.id for chunk in all_chunks], sentence_vectors)
         self.store.upsert_chunks(all_chunks, vectors)
         self.store.delete_chunks(sorted({cid for ids in old_ids.values() for cid in ids} - new_ids))

@@ -20,7 +20,7 @@ import os
 import shutil
 import tempfile
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -161,19 +161,21 @@ class OnnxInt8Embedder(LocalEmbedder):
         batched with others (and their padding) would get a vector that depends on its batch-mates. Alone, it
         always gets the same vector, and with no padding to compute this is also faster on a CPU."""
         out = np.empty((len(texts), self._dimension), dtype=np.float32)
-        for row, (hidden, _) in enumerate(self.token_states(texts)):
+        for row, (hidden, _) in enumerate(self._run(texts)):
             pooled = hidden.mean(axis=0)
             out[row] = pooled / max(float(np.linalg.norm(pooled)), 1e-12)
         return out
 
     def token_states(self, texts: Sequence[str]) -> list[TokenStates]:
+        return [(hidden, list(encoding.offsets)) for hidden, encoding in self._run(texts)]
+
+    def _run(self, texts: Sequence[str]) -> Iterator[tuple[np.ndarray, Any]]:
+        """(last hidden state, tokenizers Encoding) of each text, one session run each."""
         if not texts:
-            return []
+            return
         session = self.session
-        states = []
         for encoding in self._input_tokenizer.encode_batch(list(texts)):
             ids = np.array([encoding.ids], dtype=np.int64)
             feed = {"input_ids": ids, "attention_mask": np.ones_like(ids), "token_type_ids": np.zeros_like(ids)}
             hidden = session.run(None, {name: value for name, value in feed.items() if name in self._inputs})[0]
-            states.append((hidden[0], list(encoding.offsets)))
-        return states
+            yield hidden[0], encoding
