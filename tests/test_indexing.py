@@ -84,3 +84,39 @@ def test_upserts_go_in_batches_no_larger_than_chroma_allows(settings: Settings, 
     parts.indexer.max_tokens = 20
     parts.indexer.ingest(docs, progress=False)
     assert sizes and max(sizes) <= 2 and sum(sizes) == parts.store.count_chunks()
+
+
+def test_a_failed_write_stops_the_run_and_the_next_run_finishes_it(settings: Settings, embedder, tmp_path: Path,  # noqa: ANN001
+                                                                  monkeypatch) -> None:  # noqa: ANN001
+    """Groups are written on a writer thread while the next is embedded; a store error in one group's writes
+    stops the run before any later group is written, and leaves that group without document records."""
+    from ingest import indexing
+    from service.errors import StoreUnavailable
+
+    docs = tmp_path / "many"
+    docs.mkdir()
+    for n in range(6):
+        (docs / f"d{n}.txt").write_text(f"Document {n} talks about topic number {n}. It has two sentences.")
+    monkeypatch.setattr(indexing, "FLUSH_CHUNKS", 2)  # three groups of two documents
+    parts = make_parts(settings, embedder)
+    real_upsert, calls = parts.store.upsert_chunks, []
+
+    def failing_upsert(chunks, vectors):  # noqa: ANN001, ANN202
+        calls.append([chunk.doc_id for chunk in chunks])
+        if len(calls) == 2:
+            raise StoreUnavailable("the store went away")
+        return real_upsert(chunks, vectors)
+
+    monkeypatch.setattr(parts.store, "upsert_chunks", failing_upsert)
+    try:
+        parts.indexer.ingest(docs, progress=False)
+        raise AssertionError("the store error was swallowed")
+    except StoreUnavailable:
+        pass
+    assert len(calls) == 2  # the third group was never written
+    recorded = {record.source for record in parts.store.documents()}
+    assert len(recorded) == 2  # the first group only
+    monkeypatch.setattr(parts.store, "upsert_chunks", real_upsert)
+    again = parts.indexer.ingest(docs, progress=False)
+    assert len(again.unchanged) == 2 and len(again.added) == 4
+    assert len({c.doc_id for c in parts.store.all_chunks()}) == 6
