@@ -83,6 +83,8 @@ def ingest(paths: tuple[Path, ...], progress: bool | None) -> None:
         for problem in report.problems:
             click.echo(f"  skipped {problem.source}: {problem.reason}", err=True)
         failed = failed or (not report.added and not report.updated and not report.unchanged and report.problems)
+    if parts.settings.retrieval_mode != "dense":
+        parts.retriever.bm25.refresh()  # build and save the BM25 index now: the next serve or ask start loads it
     if failed:
         sys.exit(1)
 

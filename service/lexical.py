@@ -20,11 +20,11 @@ import logging
 import os
 import re
 import shutil
-import sys
 import threading
 import time
 import uuid
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -140,22 +140,27 @@ class BM25Index:
         ids: list[str] = []
         codes: dict[str, int] = {}
         doc_codes: list[int] = []
-        corpus: list[list[str]] = []
-        offset = 0
-        while True:  # page by page, tokenised as read, so the texts of all chunks are never held at once
-            page = self.store.chunk_page(offset, CHUNK_PAGE)
-            for chunk in page:
-                ids.append(chunk.id)
-                doc_codes.append(codes.setdefault(chunk.doc_id, len(codes)))
-                # interned: 100k chunks are ~15M tokens, as many distinct str objects otherwise (~0.5 GB at once)
-                corpus.append([sys.intern(t) for t in tokenize(chunk.title + " " + chunk.text)])
-            if len(page) < CHUNK_PAGE:
-                break
-            offset += len(page)
+        vocabulary = _Numbering()
+        corpus: list[list[int]] = []
+        # Page by page, each tokenised while the next is read (chromadb reads without holding the GIL), so the
+        # texts of all chunks are never held at once.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="citeqa-bm25-read") as reader:
+            pending = reader.submit(self.store.chunk_page, 0, CHUNK_PAGE)
+            while pending is not None:
+                page = pending.result()
+                pending = (reader.submit(self.store.chunk_page, len(ids) + len(page), CHUNK_PAGE)
+                           if len(page) == CHUNK_PAGE else None)
+                for chunk in page:
+                    ids.append(chunk.id)
+                    doc_codes.append(codes.setdefault(chunk.doc_id, len(codes)))
+                    # token numbers, not strings: 100k chunks are ~15M tokens, and bm25s would number them in two
+                    # more passes; each number is one int object shared by all its uses
+                    words = _WORD.findall((chunk.title + " " + chunk.text).lower())
+                    corpus.append([vocabulary[w] for w in words if w not in STOPWORDS])
         model = None
         if corpus:
             model = _bm25s().BM25()
-            model.index(corpus, show_progress=False)
+            model.index((corpus, dict(vocabulary)), show_progress=False)
         del corpus
         snapshot = Snapshot(revision, model, ids, list(codes), np.asarray(doc_codes, dtype=np.int32))
         log.info("BM25 index built: %d chunks in %.0f ms", len(ids), (time.perf_counter() - started) * 1000)
@@ -163,6 +168,14 @@ class BM25Index:
         if self.cache is not None and ids and self.store.revision() == revision:
             self.cache.save(snapshot)
         return snapshot
+
+
+class _Numbering(dict):
+    """Numbers keys in the order they are first looked up: ``numbering[token]`` is the token's number."""
+
+    def __missing__(self, key: str) -> int:
+        number = self[key] = len(self)
+        return number
 
 
 class SnapshotCache:

@@ -23,6 +23,7 @@ def test_ingest_then_ask(tmp_path: Path) -> None:
     first = citeqa("ingest", str(SEEDS), data_dir=data)
     assert first.returncode == 0, first.stderr
     assert "added 1, updated 0, unchanged 0, removed 0" in first.stdout
+    assert len(list((data / "bm25").iterdir())) == 1  # the BM25 index, saved for the next start to load
     again = citeqa("ingest", str(SEEDS), data_dir=data)
     assert "added 0, updated 0, unchanged 1, removed 0 documents; embedded 0 chunks" in again.stdout
 
