@@ -1,18 +1,20 @@
 """Serving: POST /ask latency and throughput at 10k and 100k chunks, memory, cold start, `citeqa --help`.
 
-    .venv/bin/python -m bench.serve [--quick] [--sizes 10000,100000] [--encoder torch|onnx-int8]
+    .venv/bin/python -m bench.serve [--quick] [--sizes 10000,100000] [--encoder torch|onnx-int8] [--variants ...]
 
 The stores are synthetic, built once and cached under bench/.cache/stores/: replica 0 is the real CLAPnq
 corpus with its real embeddings; replica r >= 1 repeats every passage with "V<r> " put before each of its
 sentences (so no two chunks, and no two sentences, share a text: the answerer's sentence cache cannot flatter
 the figures) and with the real chunk vector plus Gaussian noise (sigma 0.01 a dimension, renormalised; cosine
 ~0.98 to the original); the same for the sentence vectors kept for CITEQA_SENTENCE_VECTORS (real ones for
-replica 0). The query path is the real one: `citeqa serve` in its own process, the real model for
-each question, hybrid retrieval, the default (extractive) answerer, over HTTP.
+replica 0: each sentence embedded on its own, as ingest did before sentence vectors were pooled from the chunk's
+pass; the server reads them the same way, so the query path's cost is the same). The query path is the real
+one: `citeqa serve` in its own process, the real model for each question, hybrid retrieval, the default
+(extractive) answerer, over HTTP.
 
 Questions are the 399 CLAPnq questions in four spellings ("q", "q?", "Tell me q", "Q."), each asked once per
-run, so the question cache never answers. Each size runs with default settings and with
-CITEQA_SENTENCE_VECTORS=true (--variants; --quick: the latter only). One client asks them in turn
+run, so the question cache never answers. Each size runs with default settings (sentence vectors on) and with
+CITEQA_SENTENCE_VECTORS=false (--variants; --quick: the former only). One client asks them in turn
 (p50/p95/p99 of the client-side latency); then 8 clients ask concurrently (requests/s, errors). Peak RSS is
 the server's VmHWM at the end. Cold start is from process start to /healthz ready; the server saves its BM25
 index under the data dir, so each size first starts once with none saved (the start after an ingest: the
@@ -280,7 +282,7 @@ def first_start(size: int, args: argparse.Namespace, lines: list[str], variant: 
 
     data_dir = build_store(size, args.encoder)
     shutil.rmtree(data_dir / "bm25", ignore_errors=True)
-    server = Server(data_dir, args.encoder, variant == "sentence-vectors")
+    server = Server(data_dir, args.encoder, variant != "no-sentence-vectors")
     try:
         with httpx.Client() as client:
             ready = server.wait_ready(client)
@@ -296,7 +298,7 @@ def bench_size(size: int, args: argparse.Namespace, questions: list[str], lines:
     import httpx
 
     data_dir = build_store(size, args.encoder)
-    server = Server(data_dir, args.encoder, variant == "sentence-vectors")
+    server = Server(data_dir, args.encoder, variant != "no-sentence-vectors")
     try:
         with httpx.Client() as client:
             cold = server.wait_ready(client)
@@ -337,11 +339,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="10k chunks only, 40 + 10 s of requests")
     parser.add_argument("--sizes", default=None, help="comma-separated chunk counts (default 10000,100000)")
-    parser.add_argument("--encoder", default="torch", choices=["torch", "onnx-int8"])
-    parser.add_argument("--variants", default=None,
-                        help="server settings to run: default, sentence-vectors (CITEQA_SENTENCE_VECTORS=true)")
+    default_encoder = common.settings(Path(".")).encoder
+    parser.add_argument("--encoder", default=default_encoder, choices=["torch", "onnx-int8"],
+                        help=f"default: the setting's default ({default_encoder})")
+    parser.add_argument("--variants", default=None, help="server settings to run, comma-separated: default "
+                        "(sentence vectors on), no-sentence-vectors (CITEQA_SENTENCE_VECTORS=false)")
     args = parser.parse_args()
-    args.variants = args.variants or ("sentence-vectors" if args.quick else "default,sentence-vectors")
+    args.variants = args.variants or ("default" if args.quick else "default,no-sentence-vectors")
+    unknown = set(args.variants.split(",")) - {"default", "no-sentence-vectors"}
+    if unknown:
+        parser.error(f"unknown variants: {', '.join(sorted(unknown))}")
     sizes = [int(s) for s in (args.sizes or ("10000" if args.quick else "10000,100000")).split(",")]
     header = common.machine()
     lines: list[str] = []
@@ -351,8 +358,8 @@ def main() -> None:
     common.emit(lines, "- stores: synthetic, cached (module docstring of bench/serve.py): replicas of the real "
                        "CLAPnq chunks, made unique, with perturbed real embeddings (and sentence vectors); real "
                        "`citeqa serve` process, real model for each question, hybrid retrieval, the default "
-                       "(extractive) answerer; 'default' = default settings, 'sentence-vectors' = "
-                       "CITEQA_SENTENCE_VECTORS=true")
+                       "(extractive) answerer; 'default' = default settings (sentence vectors on), "
+                       "'no-sentence-vectors' = CITEQA_SENTENCE_VECTORS=false")
     questions = question_variants()
     for size in sizes:
         variants = args.variants.split(",")
