@@ -7,10 +7,9 @@ corpus with its real embeddings; replica r >= 1 repeats every passage with "V<r>
 sentences (so no two chunks, and no two sentences, share a text: the answerer's sentence cache cannot flatter
 the figures) and with the real chunk vector plus Gaussian noise (sigma 0.01 a dimension, renormalised; cosine
 ~0.98 to the original); the same for the sentence vectors kept for CITEQA_SENTENCE_VECTORS (real ones for
-replica 0: each sentence embedded on its own, as ingest did before sentence vectors were pooled from the chunk's
-pass; the server reads them the same way, so the query path's cost is the same). The query path is the real
-one: `citeqa serve` in its own process, the real model for each question, hybrid retrieval, the default
-(extractive) answerer, over HTTP.
+replica 0, pooled from the forward pass of the real chunk that holds the sentence, as ingest makes them). The
+query path is the real one: `citeqa serve` in its own process, the real model for each question, hybrid
+retrieval, the default (extractive) answerer, over HTTP.
 
 Questions are the 399 CLAPnq questions in four spellings ("q", "q?", "Tell me q", "Q."), each asked once per
 run, so the question cache never answers. Each size runs with default settings (sentence vectors on) and with
@@ -45,7 +44,7 @@ import numpy as np
 from bench import common
 
 SIGMA = 0.01
-STORE_VERSION = "2"
+STORE_VERSION = "3"  # 3: sentence vectors pooled from their chunk's pass (ingest.embedding.POOLING)
 
 
 def free_port() -> int:
@@ -76,27 +75,31 @@ def corpus_vectors(encoder: str) -> tuple[list[Any], list[Any], np.ndarray]:
     return documents, chunks, vectors
 
 
-def sentence_vectors(encoder: str, documents: list[Any]) -> dict[str, np.ndarray]:
-    """Real vectors of every sentence of every CLAPnq document (cached), by document id."""
+def sentence_vectors(encoder: str, documents: list[Any], chunks: list[Any]) -> dict[str, np.ndarray]:
+    """Real vectors of every sentence of every CLAPnq document, by document id (cached): each pooled from the
+    forward pass of the first real chunk that holds the sentence, as ingest makes them."""
     from ingest.chunking import split_sentences
     from service import components
 
-    sentences = {doc.id: [doc.text[a:b] for a, b in split_sentences(doc.text)] for doc in documents}
-    flat = [text for doc in documents for text in sentences[doc.id]]
-    key = hashlib.sha256("\0".join(flat).encode()).hexdigest()[:12]
-    cache = common.CACHE / f"clapnq-sentences-{encoder}-{key}.npy"
+    doc_spans = {doc.id: split_sentences(doc.text) for doc in documents}
+    key = hashlib.sha256("\0".join(c.id for c in chunks).encode()).hexdigest()[:12]
+    cache = common.CACHE / f"clapnq-pooled-sentences-{encoder}-{key}.npz"
     if cache.is_file():
-        vectors = np.load(cache)
-    else:
-        print(f"embedding {len(flat)} CLAPnq sentences with {encoder} (cached for later runs)...", flush=True)
-        settings = common.settings(common.CACHE / "scratch", encoder=encoder,
-                                   encoder_cache_dir=common.CACHE / "encoders")
-        vectors = components.build_embedder(settings).embed(flat)
-        np.save(cache, vectors)
-    out, offset = {}, 0
-    for doc in documents:
-        out[doc.id] = vectors[offset : offset + len(sentences[doc.id])]
-        offset += len(sentences[doc.id])
+        return dict(np.load(cache))
+    print(f"pooling the sentences of {len(chunks)} CLAPnq chunks with {encoder} (cached for later runs)...",
+          flush=True)
+    settings = common.settings(common.CACHE / "scratch", encoder=encoder, encoder_cache_dir=common.CACHE / "encoders")
+    spans = [split_sentences(chunk.text) for chunk in chunks]
+    _, pooled = components.build_embedder(settings).embed_with_spans([c.text for c in chunks], spans)
+    out = {doc.id: np.zeros((len(doc_spans[doc.id]), 384), dtype=np.float32) for doc in documents}
+    filled = {doc.id: [False] * len(doc_spans[doc.id]) for doc in documents}
+    for chunk, chunk_spans, rows in zip(chunks, spans, pooled, strict=True):
+        index = {start: i for i, (start, _) in enumerate(doc_spans[chunk.doc_id])}
+        for (start, _), row in zip(chunk_spans, rows, strict=True):
+            i = index.get(chunk.start + start)
+            if i is not None and not filled[chunk.doc_id][i]:
+                out[chunk.doc_id][i], filled[chunk.doc_id][i] = row, True
+    np.savez(cache, **out)
     return out
 
 
@@ -140,7 +143,7 @@ def build_store(size: int, encoder: str) -> Path:
         return data_dir
     shutil.rmtree(data_dir, ignore_errors=True)
     documents, chunks, vectors = corpus_vectors(encoder)
-    doc_sentences = sentence_vectors(encoder, documents)
+    doc_sentences = sentence_vectors(encoder, documents, chunks)
     by_doc: dict[str, list[int]] = {}
     for i, chunk in enumerate(chunks):
         by_doc.setdefault(chunk.doc_id, []).append(i)
@@ -174,7 +177,7 @@ def build_store(size: int, encoder: str) -> Path:
             records.append((replica, len(new_chunks)))
         parts.store.upsert_chunks(batch_chunks, np.vstack(batch_vectors).astype(np.float32))
         parts.store.put_sentence_vectors(sentence_ids, sentence_rows)
-        parts.store.put_documents(records)
+        parts.store.put_documents(records, parts.indexer.recipe)
         total += len(batch_chunks)
         r += 1
         print(f"  replica {r}: {total} chunks ({time.perf_counter() - started:.0f} s)", flush=True)

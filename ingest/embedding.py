@@ -22,6 +22,10 @@ from service.errors import ConfigError
 
 PACKAGED_MODEL = "all-MiniLM-L6-v2"
 
+# How sentence vectors are made (see LocalEmbedder.embed_with_spans); stored with them, and part of the recipe
+# every document record carries, so vectors made another way are never mixed in (re-ingest re-embeds).
+POOLING = "mean-in-chunk-1"
+
 Span = tuple[int, int]  # [start, end) character offsets in a text
 TokenStates = tuple[np.ndarray, list[Span]]  # a text's contextual token vectors and each token's character span
 
@@ -117,27 +121,31 @@ class LocalEmbedder(ABC):
     def embed_with_spans_cached(
         self, texts: Sequence[str], spans: Sequence[Sequence[Span]]
     ) -> tuple[np.ndarray, list[np.ndarray]]:
-        """:meth:`embed_with_spans`, taking what is known from the caches (the text cache for the texts' vectors,
-        the span cache for their spans') and encoding only the texts that miss either."""
+        """:meth:`embed_with_spans`, taking what is known from the caches: a text's vector from the text cache
+        (where the retriever puts the vectors stored at ingest), its spans' from the span cache, and encoding only
+        the texts whose spans are not known. A text's vector already in the text cache is kept even when the text
+        is encoded for its spans, so a passage scores the same on its first request and every later one."""
         keys = [(text, tuple(text_spans)) for text, text_spans in zip(texts, spans, strict=True)]
         with self._cache_lock:
-            known = {key: (self._cache[key[0]], self._span_cache[key]) for key in keys
-                     if key[0] in self._cache and key in self._span_cache}
-        missing = [key for key in dict.fromkeys(keys) if key not in known]
+            vectors_known = {key[0]: self._cache[key[0]] for key in keys if key[0] in self._cache}
+            spans_known = {key: self._span_cache[key] for key in keys if key in self._span_cache}
+        missing = [key for key in dict.fromkeys(keys) if key not in spans_known]
         if missing:
             vectors, pooled = self.embed_with_spans([text for text, _ in missing], [list(sp) for _, sp in missing])
-            known.update(zip(missing, zip(vectors, pooled, strict=True), strict=True))
+            for key, vector, rows in zip(missing, vectors, pooled, strict=True):
+                vectors_known.setdefault(key[0], vector)
+                spans_known[key] = rows
         with self._cache_lock:
             for key in dict.fromkeys(keys):
-                self._cache[key[0]] = known[key][0]
+                self._cache[key[0]] = vectors_known[key[0]]
                 self._cache.move_to_end(key[0])
-                self._put_spans(key, known[key][1])
+                self._put_spans(key, spans_known[key])
             while len(self._cache) > self._cache_size:
                 self._cache.popitem(last=False)
-        rows = [known[key][0] for key in keys]
+        rows = [vectors_known[key[0]] for key in keys]
         vectors = np.vstack(rows) if rows else np.zeros((0, self.dimension), dtype=np.float32)
         # float16 whether cached or new, as the store keeps them: a passage scores the same every time
-        return vectors, [np.asarray(known[key][1], dtype=np.float16).astype(np.float32) for key in keys]
+        return vectors, [np.asarray(spans_known[key], dtype=np.float16).astype(np.float32) for key in keys]
 
     def _put_spans(self, key: tuple[str, tuple[Span, ...]], rows: np.ndarray) -> None:
         self._span_cache[key] = np.asarray(rows, dtype=np.float16)

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ingest.chunking import chunk_document, split_sentences
-from ingest.embedding import Embedder
+from ingest.embedding import POOLING, Embedder
 from ingest.loaders import LoadProblem, load_path
 from ingest.models import Chunk, Document
 
@@ -91,6 +91,13 @@ class Indexer:
         self.max_tokens = max_tokens
         self.sentence_vectors = sentence_vectors
 
+    @property
+    def recipe(self) -> str:
+        """How this indexer embeds (encoder, chunk size, sentence vectors), kept with every document record: a
+        document indexed another way counts as changed and is embedded again by the next ingest."""
+        sentences = POOLING if self.sentence_vectors else "none"
+        return f"{self.embedder.name}; chunks <= {self.max_tokens} word-pieces; sentence vectors {sentences}"
+
     def chunk(self, document: Document) -> list[Chunk]:
         return chunk_document(document, self.embedder.count_tokens, self.max_tokens)
 
@@ -116,13 +123,18 @@ class Indexer:
     def index_documents(self, documents: list[Document], report: IngestReport, progress: bool | None) -> None:
         stored = {record.id: record for record in self.store.documents()}
         pending: list[tuple[Document, list[Chunk]]] = []
+        recipe, other_recipe = self.recipe, 0
         for doc in documents:
             record = stored.get(doc.id)
-            if record is not None and record.hash == doc.hash:
+            if record is not None and record.hash == doc.hash and record.recipe == recipe:
                 report.unchanged.append(doc.id)
                 continue
+            other_recipe += record is not None and record.hash == doc.hash
             (report.updated if record is not None else report.added).append(doc.id)
             pending.append((doc, self.chunk(doc)))
+        if other_recipe:
+            log.warning("%d unchanged documents were indexed another way; embedding them again (%s)",
+                        other_recipe, recipe)
         bar = _Progress(sum(len(chunks) for _, chunks in pending), progress)
         # The store writes of one group run on a writer thread while the encoder embeds the next group (Chroma's
         # writes and onnxruntime both leave the GIL). Groups are written strictly in order, one at a time, and
@@ -140,6 +152,12 @@ class Indexer:
                 writing = writer.submit(self._write_group, group, *embedded)
             if writing is not None:
                 writing.result()
+        except BaseException as failure:
+            writer.shutdown(wait=True)  # the group being written is finished (or fails) before the run stops
+            last = writing.exception() if writing is not None and not writing.cancelled() else None
+            if last is not None and last is not failure:  # the encoder failed; say that the write failed too
+                log.error("writing the last group to the store failed too: %s", last)
+            raise
         finally:
             writer.shutdown(wait=True)
             bar.close()
@@ -163,7 +181,7 @@ class Indexer:
             self.store.put_sentence_vectors([chunk.id for chunk in all_chunks], sentence_vectors)
         self.store.upsert_chunks(all_chunks, vectors)
         self.store.delete_chunks(sorted({cid for ids in old_ids.values() for cid in ids} - new_ids))
-        self.store.put_documents([(doc, len(chunks)) for doc, chunks in group])
+        self.store.put_documents([(doc, len(chunks)) for doc, chunks in group], self.recipe)
         for doc, chunks in group:
             log.info("indexed %s (%d chunks)", doc.id, len(chunks))
 

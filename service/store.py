@@ -27,6 +27,7 @@ from urllib.parse import urlparse
 
 import numpy as np
 
+from ingest.embedding import POOLING
 from ingest.models import Chunk, Document
 from service.errors import NotFound, StoreUnavailable
 from service.settings import Settings
@@ -46,6 +47,7 @@ class DocumentRecord:
     root: str
     hash: str
     chunks: int
+    recipe: str = ""  # how its chunks were embedded (Indexer.recipe); "" for records written before recipes
 
 
 @dataclass(frozen=True)
@@ -206,7 +208,8 @@ class ChromaStore:
     @_guarded
     def put_sentence_vectors(self, chunk_ids: Sequence[str], vectors: Sequence[np.ndarray]) -> None:
         """Keep, per chunk, the vectors of its sentences (float16, in the ``<name>_sentences`` collection, whose
-        own 1-d embedding is only a placeholder: it is read by id, never searched)."""
+        own 1-d embedding is only a placeholder: it is read by id, never searched), marked with how they were
+        made (:data:`ingest.embedding.POOLING`)."""
         if not chunk_ids:
             return
         collection = self._sentences()
@@ -215,8 +218,8 @@ class ChromaStore:
             collection.upsert(
                 ids=ids,
                 embeddings=[[zlib.crc32(cid.encode()) / 2**32] for cid in ids],
-                metadatas=[{"n": len(v), "f16": base64.b64encode(np.asarray(v, np.float16).tobytes()).decode()}
-                           for v in vectors[part]],
+                metadatas=[{"n": len(v), "f16": base64.b64encode(np.asarray(v, np.float16).tobytes()).decode(),
+                            "pooling": POOLING} for v in vectors[part]],
             )
 
     @_guarded
@@ -231,12 +234,16 @@ class ChromaStore:
 
     @_guarded
     def sentence_vectors(self, chunk_ids: Sequence[str]) -> dict[str, np.ndarray]:
-        """The stored sentence vectors of those of ``chunk_ids`` that have them (float32, one row a sentence)."""
+        """The stored sentence vectors of those of ``chunk_ids`` that have them, made the current way
+        (float32, one row a sentence). Vectors made another way (e.g. each sentence embedded on its own, before
+        :data:`~ingest.embedding.POOLING`) are left out: the answerer computes those passages' sentences."""
         if not chunk_ids:
             return {}
         page = self._sentences().get(ids=list(chunk_ids), include=["metadatas"])
         out: dict[str, np.ndarray] = {}
         for cid, meta in zip(page["ids"], page["metadatas"], strict=True):
+            if meta.get("pooling") != POOLING:
+                continue
             raw = np.frombuffer(base64.b64decode(str(meta["f16"])), dtype=np.float16)
             out[cid] = raw.reshape(int(meta["n"]), -1).astype(np.float32) if meta["n"] else raw.astype(np.float32)
         return out
@@ -314,8 +321,9 @@ class ChromaStore:
         self.put_documents([(document, n_chunks)])
 
     @_guarded
-    def put_documents(self, items: Sequence[tuple[Document, int]]) -> None:
-        """:meth:`put_document` for many documents, in as few store calls as the batch size allows."""
+    def put_documents(self, items: Sequence[tuple[Document, int]], recipe: str = "") -> None:
+        """:meth:`put_document` for many documents, in as few store calls as the batch size allows; ``recipe``
+        says how their chunks were embedded."""
         if not items:
             return
         _, docs = self._collections()
@@ -331,6 +339,7 @@ class ChromaStore:
                     "root": document.root,
                     "hash": document.hash,
                     "chunks": n_chunks,
+                    "recipe": recipe,
                 } for document, n_chunks in batch],
             )
 
@@ -375,4 +384,5 @@ def _record(doc_id: str, meta: dict) -> DocumentRecord:
         root=str(meta.get("root", "")),
         hash=str(meta.get("hash", "")),
         chunks=int(meta.get("chunks", 0)),
+        recipe=str(meta.get("recipe", "")),
     )

@@ -22,6 +22,7 @@ class CountingEmbedder(LocalEmbedder):
     def __init__(self, model: LocalEmbedder) -> None:
         super().__init__()
         self.model = model
+        self.name = model.name
         self.encoded: list[str] = []
 
     @property
@@ -108,3 +109,48 @@ def test_a_store_without_them_still_answers(tmp_path: Path, embedder: LocalEmbed
     parts = make_parts(make_settings(tmp_path / "store"), embedder)
     result = parts.pipeline.ask(SEED_QUESTION)
     assert not result.refused and result.citations
+
+
+def test_a_passage_scores_the_same_on_its_first_and_later_requests(tmp_path: Path, embedder: LocalEmbedder,
+                                                                   torch_embedder: LocalEmbedder) -> None:
+    """A store ingested by another encoder, without sentence vectors: the stored passage vector is used on the
+    first request (when the passage is encoded for its sentences) as on every later one."""
+    old = make_parts(make_settings(tmp_path / "store", encoder="torch", sentence_vectors=False), torch_embedder)
+    old.indexer.ingest(SEEDS, progress=False)
+    parts = make_parts(make_settings(tmp_path / "store"), CountingEmbedder(embedder))  # empty caches
+
+    def scored() -> tuple[float, float, list[float]]:
+        passages = [p.chunk for p in parts.retriever.retrieve(SEED_QUESTION, 5).passages]
+        result = parts.answerer.score(SEED_QUESTION, passages)
+        return result.best_passage, result.best_sentence, [c.score for c in result.candidates]
+
+    first = scored()
+    assert scored() == first and scored() == first
+
+
+def test_sentence_vectors_made_another_way_are_not_used(tmp_path: Path, embedder: LocalEmbedder) -> None:
+    parts = make_parts(make_settings(tmp_path / "store"), embedder)
+    parts.indexer.ingest(SEEDS, progress=False)
+    ids = [chunk.id for chunk in parts.store.all_chunks()]
+    assert set(parts.store.sentence_vectors(ids)) == set(ids)
+    collection = parts.store._sentences()
+    page = collection.get(ids=[ids[0]], include=["metadatas", "embeddings"])
+    meta = {key: value for key, value in page["metadatas"][0].items() if key != "pooling"}  # as before pooling
+    collection.delete(ids=[ids[0]])
+    collection.add(ids=[ids[0]], embeddings=[list(page["embeddings"][0])], metadatas=[meta])
+    assert set(parts.store.sentence_vectors(ids)) == set(ids[1:])
+    result = parts.pipeline.ask(SEED_QUESTION)  # the unmarked passage's sentences are computed, not read
+    assert not result.refused and result.citations
+
+
+def test_turning_sentence_vectors_on_re_embeds_what_lacks_them(tmp_path: Path, counting: CountingEmbedder) -> None:
+    old = make_parts(make_settings(tmp_path / "store", sentence_vectors=False), counting)
+    old.indexer.ingest(SEEDS, progress=False)
+    parts = make_parts(make_settings(tmp_path / "store"), counting)
+    report = parts.indexer.ingest(SEEDS, progress=False)
+    assert report.updated and not report.unchanged and report.chunks_embedded  # indexed another way: again
+    ids = [chunk.id for chunk in parts.store.all_chunks()]
+    assert set(parts.store.sentence_vectors(ids)) == set(ids)
+    assert {record.recipe for record in parts.store.documents()} == {parts.indexer.recipe}
+    again = parts.indexer.ingest(SEEDS, progress=False)
+    assert again.unchanged and again.chunks_embedded == 0
