@@ -67,7 +67,9 @@ def test_the_retriever_gives_the_same_passages_from_a_loaded_index(seeded_parts:
                                                                    embedder) -> None:  # noqa: ANN001
     built = seeded_parts.retriever.retrieve(SEED_QUESTION, 3)
     again = make_parts(seeded_parts.settings, embedder).retriever  # a new process: loads the saved index
+    again.bm25 = restart(seeded_parts.settings)
     assert again.retrieve(SEED_QUESTION, 3).passages == built.passages
+    assert again.bm25.store.pages_read == 0  # loaded, not rebuilt from the store
 
 
 def test_a_write_makes_a_new_process_rebuild(seeded_parts: components.Components, tmp_path: Path) -> None:
