@@ -109,12 +109,14 @@ def export_int8(path: Path, target: Path) -> None:
 class OnnxInt8Embedder(LocalEmbedder):
     """all-MiniLM-L6-v2 (or a local mean-pooling sentence-transformers folder), int8, on onnxruntime."""
 
-    def __init__(self, model: str = PACKAGED_MODEL, batch_size: int = 32, cache_dir: Path | None = None,
+    def __init__(self, model: str = PACKAGED_MODEL, batch_size: int = 32, *, cache_dir: Path,
                  query_cache_size: int = 16384, threads: int | None = None) -> None:
+        """``cache_dir``: where the export is kept (the settings' ``encoder_cache_path``; no default of its own,
+        so there is one place that decides it)."""
         super().__init__(model, batch_size, query_cache_size)
         self.name = f"{model} (onnx-int8)"
         self.max_length, self._dimension = _model_config(self.path)
-        self.cache_dir = Path(cache_dir or Path(".citeqa") / "encoders")
+        self.cache_dir = Path(cache_dir)
         self.threads = threads or len(os.sched_getaffinity(0))
         self._session: Any = None
         self._input_tokenizer: Any = None

@@ -35,7 +35,8 @@ def build_embedder(settings: Settings) -> LocalEmbedder:
     if settings.encoder == "onnx-int8":
         from ingest.onnx_embedding import OnnxInt8Embedder
 
-        return OnnxInt8Embedder(settings.embedding_model, settings.embed_batch_size, settings.encoder_cache_path)
+        return OnnxInt8Embedder(settings.embedding_model, settings.embed_batch_size,
+                                cache_dir=settings.encoder_cache_path)
     return SentenceTransformerEmbedder(settings.embedding_model, settings.embed_batch_size)
 
 
