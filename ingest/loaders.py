@@ -153,7 +153,7 @@ def load_jsonl(path: Path, root: str, problems: list[LoadProblem]) -> Iterator[D
                 problems.append(LoadProblem(where, "expected an object with a string 'text'"))
                 continue
             doc_id = str(record.get("id") or "").strip()
-            if not doc_id or not re.fullmatch(r"[\w.:-]{1,200}", doc_id):
+            if not doc_id or not re.fullmatch(r"[\w.:()'!,&+@=~-]{1,200}", doc_id):
                 problems.append(LoadProblem(where, "missing or invalid 'id'"))
                 continue
             if not record["text"].strip():

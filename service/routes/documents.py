@@ -13,7 +13,7 @@ from service.schemas import ERROR_RESPONSES, DocumentFull, DocumentOut, ErrorRes
 
 router = APIRouter()
 
-DOC_ID = Path(min_length=1, max_length=200, pattern=r"^[\w.:-]+$", description="A document id.")
+DOC_ID = Path(min_length=1, max_length=200, pattern=r"^[\w.:()'!,&+@=~-]+$", description="A document id.")
 
 
 @router.get("/documents", response_model=list[DocumentOut], responses=ERROR_RESPONSES)
