@@ -1,9 +1,10 @@
-"""The answerer seam: (question, passages) -> answer text whose ``[n]`` markers cite passage n (1-based).
+"""The answerer seam: (question, passages, the judge's judgement) -> answer text whose ``[n]`` markers cite
+passage n (1-based).
 
 Two implementations, picked by ``settings.llm_model``:
 
-- ``extractive`` (the offline default, :mod:`service.extractive`): generates no text; it selects the source
-  sentences that answer the question and cites each one, or refuses.
+- ``extractive`` (the offline default, :mod:`service.extractive`): generates no text; it says the source
+  sentences the judge (:mod:`service.judge`) rates as answering the question, each cited, or refuses.
 - anything else is a litellm model string (:mod:`service.llm`): a real LLM, prompted from ``prompts/``.
 
 Whatever the answerer says goes through :func:`service.citations.check_citations` afterwards.
@@ -14,24 +15,31 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Protocol
 
-from ingest.embedding import Embedder
-from ingest.models import Chunk
+from service.judge import Judgement, JudgeModel
+from service.retrieval import Passage
 from service.settings import Settings
 
 
 class Answerer(Protocol):
     name: str
 
-    def stream(self, question: str, passages: Sequence[Chunk]) -> Iterator[str]:
+    def stream(self, question: str, passages: Sequence[Passage], judgement: Judgement) -> Iterator[str]:
         """Yield the answer text in pieces; raising :class:`service.errors.LLMError` on provider failure."""
         ...
 
 
-def build_answerer(settings: Settings, embedder: Embedder) -> Answerer:
+def build_answerer(settings: Settings, model: JudgeModel) -> Answerer:
     if settings.uses_extractive:
         from service.extractive import ExtractiveAnswerer
 
-        return ExtractiveAnswerer(embedder, settings)
+        return ExtractiveAnswerer(
+            model,
+            settings.judge_sentence_threshold if settings.judge_sentence_threshold is not None
+            else model.sentence_threshold,
+            settings.judge_refuse_threshold if settings.judge_refuse_threshold is not None
+            else model.refuse_threshold,
+            settings.extractive_max_sentences,
+        )
     from service.llm import LiteLLMAnswerer
 
     return LiteLLMAnswerer(settings)

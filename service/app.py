@@ -28,6 +28,7 @@ def create_app(settings: Settings, parts: components.Components | None = None) -
         built = parts or components.build(settings)
         built.embedder.embed(["warm up"])  # load the model before the first request, not during it
         built.retriever.warm()  # and build the BM25 index now, not in the first request
+        built.judge.warm()  # and read the judge's word list
         if not settings.uses_extractive:
             from service import llm
 

@@ -9,21 +9,36 @@ to the 1-based position of a passage given to the answerer, and returns:
   answer sentence carrying the marker (most of the answer sentence's words found in it), with its document id,
   title, source, chunk id, character offsets in the document and the quoted text;
 - per answer sentence, the citations it carries and whether they support it: ``supported`` is true when at
-  least one of its cited spans contains at least ``SUPPORT_MIN_OVERLAP`` of the sentence's content words.
-  A sentence without a valid citation is never supported.
+  least one of its cited spans rates at least ``supported_at``. A sentence without a valid citation is never
+  supported.
 
-It is a pure function: nothing an answerer says is trusted; only retrieved passages can be cited.
+Which sentence of a cited passage a marker resolves to, and how well it supports the answer sentence, is asked of
+a ``rate`` function: the pipeline passes the judge's (:meth:`service.judge.Judge.rater`: the probability that
+the source sentence supports the answer sentence); without one, the share of the answer sentence's content
+words found in the source sentence (at least ``SUPPORT_MIN_OVERLAP`` to support).
+
+An extractive answer needs none of this: each sentence it says is a span of a passage, so
+:func:`cite_quotes` cites exactly that span.
+
+Both are pure functions: nothing an answerer says is trusted; only retrieved passages can be cited.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from ingest.chunking import split_sentences
 from ingest.models import Chunk
 from service.retrieval import tokenize
+
+if TYPE_CHECKING:
+    from service.extractive import Quote
+
+# (answer sentence, 0-based passage index) -> (start, end, score) for each sentence of that passage
+Rater = Callable[[str, int], list[tuple[int, int, float]]]
 
 MARKER = re.compile(r"[ \t]*\[(\s*\d{1,4}(?:\s*,\s*\d{1,4})*\s*)\]")
 SUPPORT_MIN_OVERLAP = 0.3
@@ -63,7 +78,8 @@ def _overlap(claim: set[str], source: str) -> float:
 
 
 def best_span(claim: str, chunk: Chunk) -> tuple[int, int, float]:
-    """The sentence of ``chunk`` that best supports ``claim``: (start, end) within the chunk, and its overlap."""
+    """The sentence of ``chunk`` that best supports ``claim`` by word overlap: (start, end) within the chunk, and
+    its overlap."""
     words = set(tokenize(claim))
     best = (0, len(chunk.text), -1.0)
     for start, end in split_sentences(chunk.text):
@@ -71,6 +87,16 @@ def best_span(claim: str, chunk: Chunk) -> tuple[int, int, float]:
         if score > best[2]:
             best = (start, end, score)
     return best
+
+
+def overlap_rater(passages: Sequence[Chunk]) -> Rater:
+    """Rates each sentence of a passage by the share of the claim's content words it holds."""
+    def rate(claim: str, index: int) -> list[tuple[int, int, float]]:
+        words = set(tokenize(claim))
+        text = passages[index].text
+        return [(start, end, _overlap(words, text[start:end])) for start, end in split_sentences(text)]
+
+    return rate
 
 
 def _parse(answer: str) -> tuple[str, list[tuple[int, int, list[int]]]]:
@@ -90,7 +116,9 @@ def _parse(answer: str) -> tuple[str, list[tuple[int, int, list[int]]]]:
     return "".join(bare), markers
 
 
-def check_citations(answer: str, passages: Sequence[Chunk]) -> CheckedAnswer:
+def check_citations(answer: str, passages: Sequence[Chunk], rate: Rater | None = None,
+                    supported_at: float = SUPPORT_MIN_OVERLAP) -> CheckedAnswer:
+    rate = rate or overlap_rater(passages)
     bare, markers = _parse(answer)
     spans = split_sentences(bare) or [(0, len(bare))]
     sentences = [AnswerSentence(text=bare[a:b]) for a, b in spans]
@@ -108,7 +136,8 @@ def check_citations(answer: str, passages: Sequence[Chunk]) -> CheckedAnswer:
                 dropped += 1
                 continue
             chunk = passages[ref - 1]
-            start, end, overlap = best_span(claim, chunk)
+            start, end, overlap = max(rate(claim, ref - 1) or [(0, len(chunk.text), 0.0)],
+                                      key=lambda rated: rated[2])
             key = (chunk.id, chunk.start + start, chunk.start + end)
             if key not in numbers:
                 numbers[key] = len(citations) + 1
@@ -123,9 +152,31 @@ def check_citations(answer: str, passages: Sequence[Chunk]) -> CheckedAnswer:
                 sentences[owner].citations.append(numbers[key])
         resolved[index] = kept
     for i, sentence in enumerate(sentences):
-        sentence.supported = bool(sentence.citations) and best_overlap[i] >= SUPPORT_MIN_OVERLAP
+        sentence.supported = bool(sentence.citations) and best_overlap[i] >= supported_at
     return CheckedAnswer(text=_rebuild(answer, resolved), citations=citations, sentences=sentences,
                          dropped=dropped)
+
+
+def cite_quotes(quotes: Sequence[Quote], passages: Sequence[Chunk]) -> CheckedAnswer:
+    """An extractive answer's citations, by construction: each quote's own span of its passage, numbered 1, 2, 3...
+    in order (the same span twice keeps its number); every sentence is supported, being its source."""
+    numbers: dict[tuple[str, int, int], int] = {}
+    citations: list[Citation] = []
+    sentences: list[AnswerSentence] = []
+    text: list[str] = []
+    for quote in quotes:
+        chunk = passages[quote.passage]
+        key = (chunk.id, chunk.start + quote.start, chunk.start + quote.end)
+        if key not in numbers:
+            numbers[key] = len(citations) + 1
+            citations.append(Citation(
+                n=numbers[key], doc_id=chunk.doc_id, title=chunk.title, source=chunk.source, chunk_id=chunk.id,
+                start=key[1], end=key[2], quote=chunk.text[quote.start:quote.end],
+            ))
+        said = MARKER.sub("", str(quote)).strip()
+        sentences.append(AnswerSentence(text=said, citations=[numbers[key]], supported=True))
+        text.append(f"{said} [{numbers[key]}]")
+    return CheckedAnswer(text=" ".join(text), citations=citations, sentences=sentences, dropped=0)
 
 
 def _rebuild(answer: str, resolved: dict[int, list[int]]) -> str:

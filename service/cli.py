@@ -189,5 +189,54 @@ def eval_command(corpus: Path, questions: Path, out: Path, retrieval: str | None
     click.echo(f"\nwrote {out}/results.json, questions.jsonl, report.md, metrics.png")
 
 
+SHARED = Path(__file__).resolve().parent.parent.parent / "shared"
+
+
+@main.command(name="train-judge")
+@click.option("--set", "sets", multiple=True, metavar="NAME=CORPUS,QUESTIONS",
+              help="A question set with gold sentences (repeatable). Default: squad2 and clapnq from ../shared.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Where to write the model (default: the packaged service/judge_model.json).")
+@click.option("--report", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the fold figures (JSON) here too.")
+@click.option("--limit", type=click.IntRange(min=10), default=None,
+              help="Use N questions of each set (a quick run: CI trains on a tiny sample).")
+@click.option("-k", "--k", type=click.IntRange(min=1, max=20), default=5, show_default=True,
+              help="Passages retrieved per question, as POST /ask retrieves them.")
+@click.option("--cache", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Keep the retrieved candidates here and reuse them (refitting only).")
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Store folder of the sets' collections (default: settings.data_dir).")
+@_handle_errors
+def train_judge(sets: tuple[str, ...], out: Path | None, report: Path | None, limit: int | None, k: int,
+                cache: Path | None, data_dir: Path | None) -> None:
+    """Fit the judge of answers from question sets with gold sentences; print its fold figures."""
+    from service import evaluation, judge, judge_training
+
+    parsed = []
+    for spec in sets or (f"squad2={SHARED / 'train/squad2/corpus.jsonl'},{SHARED / 'train/squad2/questions.jsonl'}",
+                         f"clapnq={SHARED / 'eval/clapnq/corpus.jsonl'},{SHARED / 'eval/clapnq/questions.jsonl'}"):
+        name, _, files = spec.partition("=")
+        corpus, _, questions = files.partition(",")
+        if not name or not corpus or not questions:
+            raise click.BadParameter(f"{spec!r} is not NAME=CORPUS,QUESTIONS", param_hint="--set")
+        for path in (corpus, questions):
+            if not Path(path).exists():
+                raise click.BadParameter(f"{path} does not exist", param_hint="--set")
+        parsed.append((name, Path(corpus), Path(questions)))
+    request = judge_training.TrainRequest(sets=parsed, out=out or judge.MODEL_FILE, k=k, limit=limit, cache=cache)
+    try:
+        figures = judge_training.train(_settings(data_dir=data_dir), request,
+                                       echo=lambda line: click.echo(line, err=True))
+    except evaluation.EvalInputError as exc:
+        click.echo(f"error: {exc.message}", err=True)
+        for problem in exc.problems[:20]:
+            click.echo(f"  {problem}", err=True)
+        sys.exit(2)
+    click.echo(judge_training.format_report(figures))
+    if report:
+        report.write_text(json.dumps(figures, indent=1) + "\n", encoding="utf-8")
+
+
 if __name__ == "__main__":
     main()

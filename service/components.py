@@ -1,5 +1,5 @@
-"""Building the parts once: the embedder, the store, the retriever, the answerer, the pipeline and the
-follow-up question condenser.
+"""Building the parts once: the embedder, the store, the retriever, the judge, the answerer, the pipeline and
+the follow-up question condenser.
 
 Both entry points (the CLI and the app factory's lifespan) call :func:`build`; nothing here runs at import.
 """
@@ -12,6 +12,7 @@ from ingest.embedding import LocalEmbedder, SentenceTransformerEmbedder
 from ingest.indexing import Indexer
 from service.answering import Answerer, build_answerer
 from service.condense import Condenser, build_condenser
+from service.judge import Judge
 from service.pipeline import AskPipeline
 from service.retrieval import Retriever
 from service.settings import Settings
@@ -24,6 +25,7 @@ class Components:
     embedder: LocalEmbedder
     store: ChromaStore
     retriever: Retriever
+    judge: Judge
     answerer: Answerer
     pipeline: AskPipeline
     indexer: Indexer
@@ -45,17 +47,19 @@ def build(settings: Settings, embedder: LocalEmbedder | None = None) -> Componen
     embedder = embedder or build_embedder(settings)
     store = ChromaStore(settings)
     retriever = Retriever(store, embedder, settings)
-    answerer = build_answerer(settings, embedder)
+    judge = Judge()
+    answerer = build_answerer(settings, judge.model)
     fallback = None
     if settings.llm_fallback == "extractive" and not settings.uses_extractive:
-        fallback = build_answerer(settings.model_copy(update={"llm_model": "extractive"}), embedder)
+        fallback = build_answerer(settings.model_copy(update={"llm_model": "extractive"}), judge.model)
     return Components(
         settings=settings,
         embedder=embedder,
         store=store,
         retriever=retriever,
+        judge=judge,
         answerer=answerer,
-        pipeline=AskPipeline(retriever, answerer, settings, fallback),
+        pipeline=AskPipeline(retriever, judge, answerer, settings, fallback),
         indexer=Indexer(store, embedder, settings.chunk_max_tokens, settings.sentence_vectors),
         condenser=build_condenser(settings),
     )

@@ -35,6 +35,7 @@ class Outcome:
     dropped: int
     retrieved: list[metrics.Span]  # ranked, RETRIEVAL_DEPTH deep
     timings_ms: dict[str, float] = field(default_factory=dict)
+    confidence: float = 0.0  # the judge's probability that the best source sentence answers (0.0 if not sent)
 
 
 class Target(Protocol):
@@ -74,13 +75,20 @@ class LocalTarget:
         log.info("eval collection %s: %s", self.settings.collection, self.ingest.summary())
 
     def describe(self) -> dict[str, Any]:
+        """The settings as given (``judge_*_threshold`` None: the judge model's own) and the thresholds in effect
+        (``sentence_threshold``/``refuse_threshold`` of the extractive answerer; None for an LLM answerer)."""
         s = self.settings
+        answerer = self.parts.answerer
         return {
             "target": "local", "collection": s.collection,
             "model": self.parts.pipeline.model, "embedding_model": s.embedding_model,
             "encoder": getattr(s, "encoder", "torch"), "chunk_max_tokens": s.chunk_max_tokens,
             "top_k": self.k or s.top_k, "candidates": s.candidates, "rrf_k": s.rrf_k,
-            "extractive_min_score": s.extractive_min_score, "extractive_margin": s.extractive_margin,
+            "judge": self.parts.judge.name,
+            "judge_refuse_threshold": s.judge_refuse_threshold,
+            "judge_sentence_threshold": s.judge_sentence_threshold,
+            "refuse_threshold": getattr(answerer, "refuse_threshold", None),
+            "sentence_threshold": getattr(answerer, "sentence_threshold", None),
             "extractive_max_sentences": s.extractive_max_sentences, "ingest": self.ingest.summary(),
         }
 
@@ -94,7 +102,7 @@ class LocalTarget:
                        for c in result.citations],
             sentences=result.sentences, dropped=result.dropped_citations,
             retrieved=[(p.chunk.doc_id, p.chunk.start, p.chunk.end) for p in ranking],
-            timings_ms=result.timings_ms,
+            timings_ms=result.timings_ms, confidence=float(result.confidence),
         )
 
     @property
@@ -139,5 +147,5 @@ class HttpTarget:
             citations=[{key: c[key] for key in ("n", "doc_id", "start", "end", "quote")} for c in data["citations"]],
             sentences=data.get("sentences", []), dropped=data.get("dropped_citations", 0),
             retrieved=[(p["doc_id"], p["start"], p["end"]) for p in data.get("retrieved", [])],
-            timings_ms=data.get("timings_ms", {}),
+            timings_ms=data.get("timings_ms", {}), confidence=float(data.get("confidence") or 0.0),
         )

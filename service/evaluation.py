@@ -4,8 +4,10 @@
    runs on a broken file) and the corpus, and locates each gold evidence sentence's span in its document.
 2. A target (:mod:`service.eval_targets`) answers each question: the very ``AskPipeline`` behind ``POST /ask``
    over the corpus's own collection, or a running service over HTTP (``--url``).
-3. :func:`evaluate` scores each answer (:mod:`service.metrics`, :mod:`service.judge`) per retrieval mode and
-   summarises, overall and on the two fixed halves of the set; :mod:`service.report` writes the files.
+3. :func:`evaluate` scores each answer (:mod:`service.metrics`, :mod:`service.support_judges`) per retrieval mode and
+   summarises, overall and on the two fixed halves of the set, and measures how well the answers' confidence
+   is calibrated (:func:`reliability`, :func:`expected_calibration_error`); :mod:`service.report` writes the
+   files.
 
 Everything is deterministic for the same inputs: questions are sampled with ``--seed`` and run in file order.
 """
@@ -14,8 +16,8 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +52,8 @@ class ConfigRun:
     summary: dict[str, Any]
     halves: dict[str, dict[str, Any]]
     mean_timings_ms: dict[str, float]
+    reliability: list[dict[str, Any]] = field(default_factory=list)  # the bins of :func:`reliability`
+    ece: float | None = None  # :func:`expected_calibration_error` of those bins
 
 
 def count_markers(answer: str) -> int:
@@ -68,7 +72,22 @@ def judge_sentences(outcome: Outcome, judge: Any) -> list[bool]:
     return verdicts
 
 
-def score(q: EvalQuestion, gold: list[metrics.Span], outcome: Outcome, judge: Any) -> dict[str, Any]:
+def gold_texts(q: EvalQuestion, gold: Sequence[metrics.Span], texts: Mapping[str, str] | None) -> list[dict]:
+    """The gold sentences as ``{doc_id, start, end, text}``, the text cut from the corpus document (``texts``:
+    doc_id -> text); without the corpus, the evidence text of the question file (``locate_gold`` keeps its
+    order)."""
+    out = []
+    for i, (doc_id, start, end) in enumerate(gold):
+        if texts is not None and doc_id in texts:
+            text = texts[doc_id][start:end]
+        else:
+            text = q.evidence[i].text if i < len(q.evidence) else ""
+        out.append({"doc_id": doc_id, "start": start, "end": end, "text": text})
+    return out
+
+
+def score(q: EvalQuestion, gold: list[metrics.Span], outcome: Outcome, judge: Any,
+          texts: Mapping[str, str] | None = None) -> dict[str, Any]:
     cited = [(c["doc_id"], c["start"], c["end"]) for c in outcome.citations]
     supported = judge_sentences(outcome, judge)
     row = metrics.score_question(
@@ -78,11 +97,17 @@ def score(q: EvalQuestion, gold: list[metrics.Span], outcome: Outcome, judge: An
         sentences_supported=supported,
     )
     correct = metrics.correct_citations(cited, gold)
-    return {
+    record: dict[str, Any] = {
         "id": q.id, "question": q.question, "answerable": q.answerable, "answer": outcome.answer,
-        "refused": outcome.refused, "model": outcome.model,
-        "citations": [{"n": c["n"], "doc_id": c["doc_id"], "start": c["start"], "end": c["end"], "correct": ok}
+        "refused": outcome.refused, "model": outcome.model, "confidence": outcome.confidence,
+        "citations": [{"n": c["n"], "doc_id": c["doc_id"], "start": c["start"], "end": c["end"], "correct": ok,
+                       "quote": c.get("quote", "")}
                       for c, ok in zip(outcome.citations, correct, strict=True)],
+    }
+    if q.answerable:
+        record["gold"] = gold_texts(q, gold, texts)
+    return {
+        **record,
         "sentences_supported": supported,
         "retrieved_docs": [span[0] for span in outcome.retrieved],
         "metrics": {key: value for key, value in row.items() if key not in ("answerable", "refused")},
@@ -93,16 +118,17 @@ def score(q: EvalQuestion, gold: list[metrics.Span], outcome: Outcome, judge: An
 def evaluate(
     questions: Sequence[EvalQuestion], gold: dict[str, list[metrics.Span]], target: Target,
     modes: Sequence[str | None], judge: Any, progress: bool | None = None,
-    on_question: Callable[[], None] | None = None,
+    on_question: Callable[[], None] | None = None, texts: Mapping[str, str] | None = None,
 ) -> list[ConfigRun]:
-    """Answer and score every question under every mode (None: the target's own setting)."""
+    """Answer and score every question under every mode (None: the target's own setting); ``texts`` (doc_id ->
+    the corpus document's text) gives the rows the gold sentences' texts."""
     runs = []
     bar = _progress_bar(len(questions) * len(modes), progress)
     try:
         for mode in modes:
             records = []
             for q in questions:
-                records.append(score(q, gold[q.id], target.answer(q.question, mode), judge))
+                records.append(score(q, gold[q.id], target.answer(q.question, mode), judge, texts))
                 bar.update(1)
                 if on_question:
                     on_question()
@@ -121,8 +147,59 @@ def _config_run(name: str, records: list[dict[str, Any]]) -> ConfigRun:
     }
     keys = sorted({key for t in timings for key in t})
     mean_timings = {key: round(sum(t.get(key, 0.0) for t in timings) / len(timings), 2) for key in keys}
+    bins = reliability(answer_outcomes(records))
     return ConfigRun(name=name, rows=records, summary=metrics.summarize(rows), halves=halves,
-                     mean_timings_ms=mean_timings)
+                     mean_timings_ms=mean_timings, reliability=bins, ece=expected_calibration_error(bins))
+
+
+# --- calibration ---------------------------------------------------------------------------------------------
+RELIABILITY_BINS = 10
+
+
+def answer_right(record: Mapping[str, Any]) -> bool:
+    """An answer is right when its citations include at least one gold sentence (an unanswerable question has
+    none, so an answer to it never is)."""
+    return bool(record.get("answerable")) and any(c["correct"] for c in record.get("citations", []))
+
+
+def answer_outcomes(records: Sequence[Mapping[str, Any]]) -> list[tuple[float, bool]]:
+    """``(confidence, right)`` of every answer (refusals left out), answerable or not; see :func:`answer_right`."""
+    return [(float(r.get("confidence", 0.0)), answer_right(r)) for r in records if not r["refused"]]
+
+
+def reliability(outcomes: Sequence[tuple[float, bool]], bins: int = RELIABILITY_BINS) -> list[dict[str, Any]]:
+    """**Reliability bins**: the answers ``(confidence, right)`` grouped by confidence into ``bins`` equal-width
+    bins of [0, 1] (``[lo, hi)``, the last one closed; a confidence outside [0, 1] counts in the end bin).
+    Per non-empty bin, in increasing order: ``lo``, ``hi``, ``answers`` (the count), ``right`` (how many are
+    right), ``confidence`` (their mean confidence) and ``observed`` (the observed precision: right / answers).
+    A calibrated answerer has ``observed`` close to ``confidence`` in every bin. Empty bins are left out."""
+    if bins < 1:
+        raise ValueError("reliability needs at least one bin")
+    grouped: dict[int, list[tuple[float, bool]]] = {}
+    for confidence, right in outcomes:
+        index = min(max(int(confidence * bins), 0), bins - 1)
+        grouped.setdefault(index, []).append((confidence, right))
+    out = []
+    for index in sorted(grouped):
+        members = grouped[index]
+        count = len(members)
+        correct = sum(right for _, right in members)
+        out.append({
+            "lo": round(index / bins, 6), "hi": round((index + 1) / bins, 6), "answers": count, "right": correct,
+            "confidence": round(sum(c for c, _ in members) / count, 6), "observed": round(correct / count, 6),
+        })
+    return out
+
+
+def expected_calibration_error(bins: Sequence[Mapping[str, Any]]) -> float | None:
+    """**Expected calibration error (ECE)**: the mean over the :func:`reliability` bins of
+    ``|confidence - observed|`` (mean confidence vs observed precision), each bin weighted by its number of
+    answers: ``sum(answers_b * |confidence_b - observed_b|) / sum(answers_b)``. 0 is perfectly calibrated;
+    None when there is no answer."""
+    total = sum(b["answers"] for b in bins)
+    if not total:
+        return None
+    return round(sum(b["answers"] * abs(b["confidence"] - b["observed"]) for b in bins) / total, 6)
 
 
 class _NoBar:
@@ -162,7 +239,7 @@ def run(settings: Any, request: EvalRequest, echo: Callable[[str], None] = print
     """Check the inputs (nothing runs on a broken file), answer, score, write the files; returns the runs and
     the run's description (what results.json holds besides the metrics)."""
     from service import report
-    from service.judge import build_judge
+    from service.support_judges import build_judge
 
     questions = load_questions(request.questions)
     corpus = load_corpus(request.corpus)
@@ -184,7 +261,8 @@ def run(settings: Any, request: EvalRequest, echo: Callable[[str], None] = print
         echo(f"  {local.ingest.summary()}")
         target, embedder = local, local.embedder
     judge = build_judge(settings, embedder, request.judge_model, request.judge_api_base)
-    runs = evaluate(chosen, gold, target, request.modes, judge, request.progress)
+    texts = {document.id: document.text for document in corpus.documents}
+    runs = evaluate(chosen, gold, target, request.modes, judge, request.progress, texts=texts)
     info = {
         "questions": {
             "path": str(request.questions), "count": len(chosen), "in_file": len(questions),

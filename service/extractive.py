@@ -1,133 +1,86 @@
 """The extractive answerer: the offline default. It generates no text.
 
-It splits the retrieved passages into sentences and embeds the question and each passage with the embedding model
-(all-MiniLM-L6-v2); each sentence's vector is pooled from its passage's forward pass (the mean of the contextual
-token vectors inside the sentence, ``LocalEmbedder.embed_with_spans``), so it costs no encoder work of its own and
-is read in its passage's context. With ``sentence_vectors`` (the default) ingest keeps these vectors in the store
-and a question encodes only itself. Then:
+It asks the judge (:mod:`service.judge`) how likely each sentence of the retrieved passages answers the question,
+and how likely the best of them does (the confidence). Then:
 
-1. **Refuse or answer.** The confidence that the passages answer the question is
+1. **Refuse or answer.** When the probability that the passages answer the question at all is below
+   ``refuse_threshold`` and the confidence is below ``JudgeModel.answer_confidence`` (0.8), it refuses (the
+   fixed refusal sentence); the best candidate is still reported, as the closest passage.
+2. **Say what answers, no more.** It says the best sentence and the other sentences of the same document whose
+   probability clears ``sentence_threshold`` (at most ``max_sentences``), verbatim and in document order, each
+   followed by the marker of its passage. Both thresholds are calibrated by ``citeqa train-judge`` and kept with
+   the judge's model (settings may override them).
 
-       confidence = PASSAGE_MIX * best cosine(question, sentence)
-                  + (1 - PASSAGE_MIX) * best cosine(question, passage)
-
-   and it refuses (the fixed refusal sentence) when confidence < ``extractive_min_score``. A question the
-   sources are only *about* tends to match neither one sentence nor one passage as well as a question they
-   answer; the mean of the two separates them better than either alone (see evals/README.md).
-2. **Select.** Sentences are scored by cosine(question, sentence). It keeps the best sentence and the other
-   sentences *of the same document* scoring within ``extractive_margin`` of it, at most
-   ``extractive_max_sentences``, and says them in document order, each followed by the marker of its passage.
-   Sentences of other documents are left out: they are rarely the evidence, and citing them costs precision.
-
-Every sentence it says is a sentence of a source. Sentences of fewer than ``MIN_WORDS`` words (headings,
-bylines) are not candidates. The threshold and margin are calibrated on CLAPnq (``evals/calibrate.py``).
+Each piece it yields is a :class:`Quote`: the text said and the exact span of the passage it comes from, so its
+citation is that span by construction (:func:`service.citations.cite_quotes`), never re-resolved by word overlap.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 
-import numpy as np
-
-from ingest.chunking import split_sentences
-from ingest.embedding import Embedder, Span
-from ingest.models import Chunk
 from service.citations import MARKER
+from service.judge import Candidate, Judgement, JudgeModel
 from service.prompts import REFUSAL
-from service.settings import Settings
-
-PASSAGE_MIX = 0.5
-MIN_WORDS = 4
+from service.retrieval import Passage
 
 
-@dataclass(frozen=True)
-class Candidate:
-    passage: int  # 0-based position among the passages
-    doc_id: str
-    start: int  # offset in the document
-    text: str
-    score: float  # cosine(question, sentence)
+class Quote(str):
+    """A piece of an extractive answer: ``" <sentence> [n]"``, knowing the passage (0-based) and the span of the
+    passage's text it says."""
+
+    passage: int
+    start: int
+    end: int
+
+    def __new__(cls, text: str, passage: int, start: int, end: int) -> Quote:
+        quote = super().__new__(cls, text)
+        quote.passage, quote.start, quote.end = passage, start, end
+        return quote
 
 
-@dataclass(frozen=True)
-class Scored:
-    """The candidate sentences of one question, and the confidence that the passages answer it."""
-
-    candidates: list[Candidate]
-    best_sentence: float = -1.0  # best cosine(question, sentence)
-    best_passage: float = -1.0  # best cosine(question, passage)
-
-    @property
-    def confidence(self) -> float:
-        return PASSAGE_MIX * self.best_sentence + (1 - PASSAGE_MIX) * self.best_passage
+def choose(keys: Sequence[tuple[str, int, float]], best: int, threshold: float, max_sentences: int) -> list[int]:
+    """Which candidates to say, given per candidate (document id, offset in the document, probability): the
+    ``best`` one and the others of its document with probability >= ``threshold``, at most ``max_sentences``
+    (the most probable), in document order."""
+    doc = keys[best][0]
+    picked = [i for i, (d, _, p) in enumerate(keys) if d == doc and (i == best or p >= threshold)]
+    picked.sort(key=lambda i: (i != best, -keys[i][2], keys[i][1]))
+    return sorted(picked[:max_sentences], key=lambda i: keys[i][1])
 
 
 class ExtractiveAnswerer:
     name = "extractive"
 
-    def __init__(self, embedder: Embedder, settings: Settings) -> None:
-        self.embedder = embedder
-        self.min_score = settings.extractive_min_score
-        self.margin = settings.extractive_margin
-        self.max_sentences = settings.extractive_max_sentences
+    def __init__(self, model: JudgeModel, sentence_threshold: float, refuse_threshold: float,
+                 max_sentences: int) -> None:
+        self.model = model
+        self.sentence_threshold = sentence_threshold
+        self.refuse_threshold = refuse_threshold
+        self.max_sentences = max_sentences
 
-    def _embed_question(self, question: str) -> np.ndarray:
-        embed_cached = getattr(self.embedder, "embed_cached", None)
-        return (embed_cached([question]) if embed_cached else self.embedder.embed([question]))[0]
-
-    def _embed_passages(self, texts: list[str], spans: list[list[Span]]) -> tuple[np.ndarray, list[np.ndarray]]:
-        cached = getattr(self.embedder, "embed_with_spans_cached", None)
-        return cached(texts, spans) if cached else self.embedder.embed_with_spans(texts, spans)
-
-    def score(self, question: str, passages: Sequence[Chunk]) -> Scored:
-        spans = [split_sentences(chunk.text) for chunk in passages]
-        found = [
-            (i, n, chunk, start, chunk.text[start:end])
-            for i, chunk in enumerate(passages)
-            for n, (start, end) in enumerate(spans[i])
-            if len(chunk.text[start:end].split()) >= MIN_WORDS
-        ]
-        if not found:
-            return Scored([])
-        question_vector = self._embed_question(question)
-        passage_vectors, sentence_vectors = self._embed_passages([chunk.text for chunk in passages], spans)
-        passage_cosine = passage_vectors @ question_vector
-        candidates = [
-            Candidate(i, chunk.doc_id, chunk.start + start, text, float(sentence_vectors[i][n] @ question_vector))
-            for i, n, chunk, start, text in found
-        ]
-        best_sentence = max(candidate.score for candidate in candidates)
-        return Scored(candidates, best_sentence, float(passage_cosine.max()))
-
-    def select(self, scored: Scored) -> list[Candidate]:
+    def select(self, judgement: Judgement, passages: Sequence[Passage]) -> list[Candidate]:
         """The sentences to answer with, in document order; empty when it should refuse."""
-        if not scored.candidates or scored.confidence < self.min_score:
+        best = judgement.best
+        if best is None or not self.model.answers(judgement.answerable, judgement.confidence, self.refuse_threshold):
             return []
-        ranked = sorted(scored.candidates, key=lambda c: (-c.score, c.passage, c.start))
-        best = ranked[0]
-        chosen: list[Candidate] = []
-        seen: set[int] = set()
-        for candidate in ranked:
-            if len(chosen) == self.max_sentences or candidate.score < best.score - self.margin:
-                break
-            # the same sentence may sit in two overlapping passages; say it once
-            if candidate.doc_id == best.doc_id and candidate.start not in seen:
-                seen.add(candidate.start)
-                chosen.append(candidate)
-        return sorted(chosen, key=lambda c: c.start)
+        candidates = judgement.candidates
+        keys = [(c.doc_id, passages[c.passage].chunk.start + c.start, c.probability) for c in candidates]
+        chosen = choose(keys, candidates.index(best), self.sentence_threshold, self.max_sentences)
+        return [candidates[i] for i in chosen]
 
-    def stream(self, question: str, passages: Sequence[Chunk]) -> Iterator[str]:
-        chosen = self.select(self.score(question, passages))
+    def stream(self, question: str, passages: Sequence[Passage], judgement: Judgement) -> Iterator[str]:
+        chosen = self.select(judgement, passages)
         if not chosen:
             yield REFUSAL
             return
         yield from pieces(chosen)
 
 
-def pieces(chosen: Sequence[Candidate]) -> Iterator[str]:
+def pieces(chosen: Sequence[Candidate]) -> Iterator[Quote]:
     """The answer, a sentence at a time: each chosen sentence verbatim, followed by its passage's marker."""
     for index, candidate in enumerate(chosen):
         # a source sentence's own bracketed numbers (footnotes) must not read as our markers
         text = MARKER.sub("", candidate.text)
-        yield ("" if index == 0 else " ") + f"{text} [{candidate.passage + 1}]"
+        yield Quote(("" if index == 0 else " ") + f"{text} [{candidate.passage + 1}]",
+                    candidate.passage, candidate.start, candidate.end)

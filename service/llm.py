@@ -17,7 +17,9 @@ from typing import Any
 
 from ingest.models import Chunk
 from service.errors import LLMError, LLMTimeout
+from service.judge import Judgement
 from service.prompts import REFUSAL, load_prompts
+from service.retrieval import Passage
 from service.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -58,8 +60,8 @@ class LiteLLMAnswerer:
     def complete(self, messages: list[dict[str, str]], stream: bool) -> Any:
         return completion(self.settings, messages, stream=stream)
 
-    def stream(self, question: str, passages: Sequence[Chunk]) -> Iterator[str]:
-        messages = self.messages(question, passages)
+    def stream(self, question: str, passages: Sequence[Passage], judgement: Judgement) -> Iterator[str]:
+        messages = self.messages(question, [passage.chunk for passage in passages])
         log.debug("LLM prompt: %s", messages)
         response = self.complete(messages, stream=True)
         produced = False

@@ -25,7 +25,7 @@ the rows of many questions into the headline figures. The definitions, as in ``e
 - **abstention**: the share of unanswerable questions refused, the share of answerable questions answered,
   and their mean (balanced abstention accuracy).
 - **support**: the share of the sentences of non-refused answers that their cited spans support, according
-  to a named judge (see :mod:`service.judge`); a sentence without a citation is unsupported.
+  to a named judge (see :mod:`service.support_judges`); a sentence without a citation is unsupported.
 """
 
 from __future__ import annotations

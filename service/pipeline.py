@@ -15,8 +15,10 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from service.answering import Answerer
-from service.citations import CheckedAnswer, Citation, check_citations
+from service.citations import CheckedAnswer, Citation, check_citations, cite_quotes
 from service.errors import InvalidInput, LLMError
+from service.extractive import Quote
+from service.judge import SUPPORTED, Judge, Judgement
 from service.prompts import REFUSAL
 from service.retrieval import Passage, Retriever
 from service.settings import RetrievalMode, Settings
@@ -39,6 +41,9 @@ class AskResult:
     dropped_citations: int = 0
     timings_ms: dict[str, float] = field(default_factory=dict)
     degraded: bool = False  # the LLM failed and the fallback answerer answered instead
+    confidence: float = 0.0  # the judge's: that the best sentence of the passages answers the question
+    closest: Citation | None = None  # a refusal's best candidate (n = 0), with its probability
+    closest_probability: float | None = None
 
 
 @dataclass(frozen=True)
@@ -60,9 +65,10 @@ def passage_view(rank: int, passage: Passage) -> dict[str, Any]:
 
 
 class AskPipeline:
-    def __init__(self, retriever: Retriever, answerer: Answerer, settings: Settings,
+    def __init__(self, retriever: Retriever, judge: Judge, answerer: Answerer, settings: Settings,
                  fallback: Answerer | None = None) -> None:
         self.retriever = retriever
+        self.judge = judge
         self.answerer = answerer
         self.settings = settings
         self.observers: list[Callable[[AskResult], None]] = []  # told of every result (e.g. the metrics)
@@ -103,11 +109,17 @@ class AskPipeline:
         timings.setdefault("embed", 0.0)
         yield Event("sources", [passage_view(i, p) for i, p in enumerate(passages, start=1)])
         answer_started = time.perf_counter()
+        judgement = Judgement()
+        if passages:
+            vector = retrieval.query_embedding
+            if vector is None:  # BM25-only retrieval embeds no question
+                vector = self.retriever.embedder.embed_cached([question])[0]
+            judgement = self.judge.score(question, vector, passages)
         pieces: list[str] = []
         answerer, degraded = self.answerer, False
         if passages:
             try:
-                for piece in answerer.stream(question, [p.chunk for p in passages]):
+                for piece in answerer.stream(question, passages, judgement):
                     pieces.append(piece)
                     yield Event("delta", piece)
             except LLMError as exc:
@@ -116,7 +128,7 @@ class AskPipeline:
                 # Degrade rather than fail; a streaming client replaces what it showed with the final text.
                 log.warning("answerer %s failed (%s); answering with %s", answerer.name, exc.code, self.fallback.name)
                 answerer, degraded, pieces = self.fallback, True, []
-                for piece in answerer.stream(question, [p.chunk for p in passages]):
+                for piece in answerer.stream(question, passages, judgement):
                     pieces.append(piece)
                     yield Event("delta", piece)
         else:
@@ -124,16 +136,32 @@ class AskPipeline:
             yield Event("delta", REFUSAL)
         raw = "".join(pieces)
         refused = is_refusal(raw)
-        checked = CheckedAnswer(REFUSAL, [], [], 0) if refused else check_citations(raw, [p.chunk for p in passages])
+        chunks = [p.chunk for p in passages]
+        if refused:
+            checked = CheckedAnswer(REFUSAL, [], [], 0)
+        elif pieces and all(isinstance(piece, Quote) for piece in pieces):
+            checked = cite_quotes([piece for piece in pieces if isinstance(piece, Quote)], chunks)
+        else:
+            checked = check_citations(raw, chunks, self.judge.rater(self.retriever.embedder, passages),
+                                      supported_at=SUPPORTED)
+        closest, closest_probability = None, None
+        best = judgement.best
+        if refused and best is not None:
+            chunk = chunks[best.passage]
+            closest = Citation(n=0, doc_id=chunk.doc_id, title=chunk.title, source=chunk.source, chunk_id=chunk.id,
+                               start=chunk.start + best.start, end=chunk.start + best.end, quote=best.text)
+            closest_probability = round(best.probability, 4)
         timings["answer"] = _ms(answer_started)
         timings["total"] = _ms(started)
         result = AskResult(
             question=question, answer=checked.text, citations=checked.citations, refused=refused,
             model=answerer.name, passages=passages, sentences=[asdict(s) for s in checked.sentences],
             dropped_citations=checked.dropped, timings_ms=timings, degraded=degraded,
+            confidence=round(judgement.confidence, 4), closest=closest, closest_probability=closest_probability,
         )
-        log.info("answered model=%s refused=%s degraded=%s citations=%d dropped=%d timings=%s", answerer.name,
-                 refused, degraded, len(checked.citations), checked.dropped, timings)
+        log.info("answered model=%s refused=%s confidence=%.3f degraded=%s citations=%d dropped=%d timings=%s",
+                 answerer.name, refused, judgement.confidence, degraded, len(checked.citations), checked.dropped,
+                 timings)
         for observe in self.observers:
             try:
                 observe(result)

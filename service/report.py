@@ -1,9 +1,11 @@
-"""Writing an evaluation: ``results.json``, ``questions.jsonl``, ``report.md`` and a chart (``metrics.png``).
+"""Writing an evaluation: ``results.json``, ``questions.jsonl``, ``report.md`` and two charts (``metrics.png``,
+``reliability.png``).
 
 ``results.json`` holds every metric of every configuration (and of the two fixed halves of the question set),
-the settings, model, versions and the corpus hash; ``questions.jsonl`` one row per question and configuration;
-``report.md`` the table, the chart and the metric definitions. matplotlib (Agg backend) is imported only here,
-only when a chart is drawn.
+the reliability bins and expected calibration error, the settings, model, versions and the corpus hash;
+``questions.jsonl`` one row per question and configuration (with its confidence, the cited quotes and the gold
+sentences); ``report.md`` the table, the charts, the failures worth reading and the metric definitions.
+matplotlib (Agg backend) is imported only here, only when a chart is drawn.
 """
 
 from __future__ import annotations
@@ -15,6 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from service.evaluation import ConfigRun
+
+FAILURES_SHOWN = 10
+QUOTE_CHARS = 300
 
 # (key in the summary, label, target or None); the headline metrics come first and are charted
 HEADLINE = [
@@ -56,6 +61,11 @@ DEFINITIONS = """\
   accuracy** is their mean.
 - **support**: the share of the sentences of non-refused answers whose cited spans support them, according to
   the judge named below; a sentence without a citation is unsupported.
+- **reliability / ECE**: the answers (not the refusals), answerable or not, in 10 equal-width bins of their
+  confidence (the judge's probability that the best source sentence answers the question); per bin, the mean
+  confidence against the observed precision: the share of the bin's answers whose citations include at least
+  one gold sentence (an answer to an unanswerable question never does). The expected calibration error is the
+  mean of |confidence - observed| over the bins, weighted by their answers.
 - Spans are character ranges `[start, end)` of a document; two spans match when they overlap in the same
   document. Gold sentences are located in their passage by exact search, then whitespace-normalised search.
 """
@@ -136,15 +146,130 @@ def chart(runs: Sequence[ConfigRun], path: Path) -> None:
     plt.close(fig)
 
 
+def reliability_chart(runs: Sequence[ConfigRun], path: Path) -> None:
+    """Observed precision against mean confidence per reliability bin (one line per configuration), the
+    diagonal of perfect calibration dashed, each point labelled with its number of answers."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5.5, 5), dpi=100)
+    ax.plot([0, 1], [0, 1], color="grey", linestyle="dashed", linewidth=1, label="calibrated")
+    for run in runs:
+        xs = [b["confidence"] for b in run.reliability]
+        ys = [b["observed"] for b in run.reliability]
+        ece = "n/a" if run.ece is None else f"{run.ece:.3f}"
+        ax.plot(xs, ys, marker="o", label=f"{run.name} (ECE {ece})")
+        for b in run.reliability:
+            ax.annotate(str(b["answers"]), (b["confidence"], b["observed"]), textcoords="offset points",
+                        xytext=(4, -10), fontsize=7)
+    ax.set_xlim(0, 1)
+    ax.set_ylim(-0.02, 1.05)
+    ax.set_xlabel("confidence (mean in the bin)")
+    ax.set_ylabel("observed precision (answers citing a gold sentence)")
+    ax.set_title("reliability of the answers' confidence\n(labels: answers in the bin)", fontsize=10)
+    ax.legend(fontsize=8, loc="upper left")
+    fig.tight_layout()
+    fig.savefig(path, metadata={"Software": None})
+    plt.close(fig)
+
+
+def reliability_table(runs: Sequence[ConfigRun]) -> str:
+    out = ["| configuration | confidence bin | answers | mean confidence | observed precision |",
+           "|---|---|---|---|---|"]
+    for run in runs:
+        for b in run.reliability:
+            out.append(f"| {run.name} | {b['lo']:.1f}-{b['hi']:.1f} | {b['answers']} | {b['confidence']:.3f} "
+                       f"| {b['observed']:.3f} |")
+    if len(out) == 2:
+        out.append("| (no answers) | | | | |")
+    return "\n".join(out)
+
+
+# --- failures ------------------------------------------------------------------------------------------------
+def answer_precision(row: dict[str, Any]) -> float:
+    """The share of an answer's citations that overlap a gold sentence; 0.0 for an answer citing nothing."""
+    citations = row.get("citations", [])
+    return sum(c["correct"] for c in citations) / len(citations) if citations else 0.0
+
+
+def worst_answered(rows: Sequence[dict[str, Any]], n: int = FAILURES_SHOWN) -> list[dict[str, Any]]:
+    """The ``n`` worst answers to answerable questions (refusals left out): lowest citation precision first,
+    and among equals the most confident first (then file order)."""
+    answered = [row for row in rows if row["answerable"] and not row["refused"]]
+    return sorted(answered, key=lambda row: (answer_precision(row), -row.get("confidence", 0.0)))[:n]
+
+
+def confident_unanswerable(rows: Sequence[dict[str, Any]], n: int = FAILURES_SHOWN) -> list[dict[str, Any]]:
+    """The ``n`` unanswerable questions answered (not refused) with the highest confidence (then file order)."""
+    answered = [row for row in rows if not row["answerable"] and not row["refused"]]
+    return sorted(answered, key=lambda row: -row.get("confidence", 0.0))[:n]
+
+
+def quote(text: str, limit: int = QUOTE_CHARS) -> str:
+    """A quote on one line (runs of whitespace made one space), cut to ``limit`` characters with an ellipsis."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[:limit - 1].rstrip() + "…"
+
+
+def _question(i: int, row: dict[str, Any], extra: str = "") -> str:
+    return f"{i}. **{row['id']}**: {quote(row['question'])} (confidence {row.get('confidence', 0.0):.3f}{extra})"
+
+
+def failures(runs: Sequence[ConfigRun]) -> str:
+    """The "Failures" section: the worst answers to answerable questions and the most confident answers to
+    unanswerable ones, of the first configuration."""
+    if not runs:
+        return ""
+    run = runs[0]
+    which = f" Configuration: **{run.name}**" + (" (the first of the comparison)." if len(runs) > 1 else ".")
+    out = ["## Failures", "",
+           f"What to read first when the figures disappoint.{which} Quotes are cut to {QUOTE_CHARS} characters.",
+           "", "### The worst answers to answerable questions", ""]
+    worst = worst_answered(run.rows)
+    answered = sum(row["answerable"] and not row["refused"] for row in run.rows)
+    out += [f"The {len(worst)} worst of the {answered} answers to answerable questions, ranked by the citation "
+            "precision of the answer (lowest first), then by confidence (highest first); each cited quote is "
+            "marked right (it overlaps a gold sentence) or wrong.", ""]
+    if not worst:
+        out += ["No answerable question was answered.", ""]
+    for i, row in enumerate(worst, start=1):
+        out.append(_question(i, row, f", citation precision {answer_precision(row):.2f}"))
+        if not row["citations"]:
+            out.append("   - cited nothing")
+        for c in row["citations"]:
+            verdict = "right" if c["correct"] else "wrong"
+            out.append(f"   - cited [{c['n']}] **{verdict}** ({c['doc_id']}): {quote(c.get('quote', ''))}")
+        for g in row.get("gold", []):
+            out.append(f"   - gold ({g['doc_id']}): {quote(g['text'])}")
+    confident = confident_unanswerable(run.rows)
+    wrong = sum(not row["answerable"] and not row["refused"] for row in run.rows)
+    out += ["", "### The most confident answers to unanswerable questions", "",
+            f"The {len(confident)} most confident of the {wrong} answers to unanswerable questions (which should "
+            "have been refused), ranked by confidence (highest first).", ""]
+    if not confident:
+        out += ["No unanswerable question was answered.", ""]
+    for i, row in enumerate(confident, start=1):
+        out.append(_question(i, row))
+        if not row["citations"]:
+            out.append("   - cited nothing")
+        for c in row["citations"]:
+            out.append(f"   - cited [{c['n']}] ({c['doc_id']}): {quote(c.get('quote', ''))}")
+    return "\n".join(out).rstrip() + "\n"
+
+
 def write(out: Path, runs: Sequence[ConfigRun], info: dict[str, Any]) -> dict[str, Path]:
-    """Write the four files into ``out`` (created if needed); returns their paths."""
+    """Write the five files into ``out`` (created if needed); returns their paths."""
     out.mkdir(parents=True, exist_ok=True)
-    paths = {name: out / name for name in ("results.json", "questions.jsonl", "report.md", "metrics.png")}
+    names = ("results.json", "questions.jsonl", "report.md", "metrics.png", "reliability.png")
+    paths = {name: out / name for name in names}
     results = {
         **info,
         "versions": versions(),
         "configs": {run.name: {"metrics": run.summary, "halves": run.halves,
-                               "mean_timings_ms": run.mean_timings_ms} for run in runs},
+                               "mean_timings_ms": run.mean_timings_ms, "reliability": run.reliability,
+                               "ece": run.ece} for run in runs},
     }
     paths["results.json"].write_text(json.dumps(results, indent=2, sort_keys=False) + "\n", encoding="utf-8")
     with paths["questions.jsonl"].open("w", encoding="utf-8") as handle:
@@ -152,6 +277,7 @@ def write(out: Path, runs: Sequence[ConfigRun], info: dict[str, Any]) -> dict[st
             for row in run.rows:
                 handle.write(json.dumps({"config": run.name, **row}, ensure_ascii=False) + "\n")
     chart(runs, paths["metrics.png"])
+    reliability_chart(runs, paths["reliability.png"])
     paths["report.md"].write_text(markdown(runs, info), encoding="utf-8")
     return paths
 
@@ -178,6 +304,17 @@ show here.
 
 {halves_table(runs)}
 
+## Is the confidence calibrated?
+
+Answers (not refusals) binned by their confidence: the mean confidence of a bin against the share of its
+answers that cite at least one gold sentence; a calibrated answerer lies on the diagonal. Expected calibration
+error: {"; ".join(f"{run.name} {fmt(run.ece)}" for run in runs)}.
+
+![reliability](reliability.png)
+
+{reliability_table(runs)}
+
+{failures(runs)}
 ## What each metric means
 
 {DEFINITIONS}

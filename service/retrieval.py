@@ -1,22 +1,23 @@
 """Retrieval: dense (Chroma, cosine) and lexical (BM25, :mod:`service.lexical`), fused by reciprocal rank fusion.
 
-Both retrievers return chunk ids; the texts, metadata and (for the extractive answerer) stored vectors of the
-``k`` fused passages are then read in one store call, so a query makes at most four store calls: the revision
-check of the BM25 index, the dense query, that read, and (with ``sentence_vectors``) the passages' sentence
-vectors.
+Both retrievers return chunk ids; the texts, metadata and stored vectors of the ``k`` fused passages are then
+read in one store call, so a query makes at most four store calls: the revision check of the BM25 index, the
+dense query, that read, and (with ``sentence_vectors``) the passages' sentence vectors. Each :class:`Passage`
+carries what the judge reads: its vector and its sentences' vectors (stored at ingest, or computed once here for
+a passage stored without them), and the retrieval carries the question's vector.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from ingest.chunking import split_sentences
-from ingest.embedding import Embedder
+from ingest.embedding import LocalEmbedder
 from ingest.models import Chunk
 from service.errors import StoreUnavailable
 from service.lexical import STOPWORDS, BM25Index, tokenize
@@ -37,6 +38,9 @@ class Passage:
     dense_rank: int | None = None
     bm25_rank: int | None = None
     dense_score: float | None = None
+    vector: np.ndarray | None = field(default=None, repr=False, compare=False)  # the chunk's, unit length
+    # one unit vector per sentence of split_sentences(chunk.text), pooled from the chunk's forward pass
+    sentence_vectors: np.ndarray | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass
@@ -61,7 +65,7 @@ def reciprocal_rank_fusion(rankings: Sequence[Sequence[str]], k: int = 60) -> li
 
 
 class Retriever:
-    def __init__(self, store: ChromaStore, embedder: Embedder, settings: Settings) -> None:
+    def __init__(self, store: ChromaStore, embedder: LocalEmbedder, settings: Settings) -> None:
         self.store = store
         self.embedder = embedder
         self.settings = settings
@@ -97,8 +101,10 @@ class Retriever:
         bm25_rank = {cid: rank for rank, (cid, _) in enumerate(lexical, start=1)}
         fused = reciprocal_rank_fusion([[cid for cid, _ in dense], [cid for cid, _ in lexical]], self.settings.rrf_k)
         fused = fused[:k]
-        remember = getattr(self.embedder, "remember", None) if self.settings.uses_extractive else None
-        chunks, vectors = self.store.chunks_by_id([cid for cid, _ in fused], vectors=remember is not None)
+        chunks, vectors = self.store.chunks_by_id([cid for cid, _ in fused], vectors=True)
+        present = [(cid, score) for cid, score in fused if cid in chunks]  # a chunk deleted since is left out
+        stored = self.store.sentence_vectors([cid for cid, _ in present]) if self.settings.sentence_vectors else {}
+        computed = self._missing_sentence_vectors([chunks[cid] for cid, _ in present], stored)
         passages = [
             Passage(
                 chunk=chunks[cid],
@@ -106,37 +112,29 @@ class Retriever:
                 dense_rank=dense_rank.get(cid, (None, None))[0],
                 bm25_rank=bm25_rank.get(cid),
                 dense_score=dense_rank.get(cid, (None, None))[1],
+                vector=vectors.get(cid),
+                sentence_vectors=computed.get(cid, stored.get(cid)),
             )
-            for cid, score in fused
-            if cid in chunks  # a chunk deleted since the indexes were read is left out
+            for cid, score in present
         ]
-        if remember is not None:
-            self._recall_vectors(passages, vectors, remember)
         timings["retrieve"] = _ms(started)
         return Retrieval(passages=passages, timings_ms=timings, query_embedding=query_embedding)
 
-    def _recall_vectors(self, passages: list[Passage], chunk_vectors: dict[str, np.ndarray],
-                        remember: Callable[[Sequence[str], np.ndarray], None]) -> None:
-        """Hand the vectors stored at ingest for the passages (and, with ``sentence_vectors``, their sentences) to
-        the encoder's caches, where the extractive answerer's ``embed_with_spans_cached`` finds them instead of
-        encoding the passages again (a passage without stored vectors is encoded as before)."""
-        known = [p.chunk for p in passages if p.chunk.id in chunk_vectors]
-        if known:
-            remember([chunk.text for chunk in known], np.vstack([chunk_vectors[chunk.id] for chunk in known]))
-        if not self.settings.sentence_vectors or not passages:
-            return
-        stored = self.store.sentence_vectors([p.chunk.id for p in passages])
-        remember_spans = getattr(self.embedder, "remember_spans", None)
-        for passage in passages:
-            vectors = stored.get(passage.chunk.id)
-            spans = split_sentences(passage.chunk.text)
-            if remember_spans is not None and vectors is not None and len(vectors) == len(spans):
-                remember_spans([passage.chunk.text], [spans], [vectors])
+    def _missing_sentence_vectors(self, chunks: Sequence[Chunk], stored: dict[str, np.ndarray]
+                                  ) -> dict[str, np.ndarray]:
+        """The sentence vectors of the passages the store has none for (a store ingested without
+        ``sentence_vectors``, or with another pooling), or whose stored rows do not match the sentences: encoded
+        here, once per passage text (the embedder's span cache)."""
+        missing = [chunk for chunk in chunks
+                   if chunk.id not in stored or len(stored[chunk.id]) != len(split_sentences(chunk.text))]
+        if not missing:
+            return {}
+        texts = [chunk.text for chunk in missing]
+        _, pooled = self.embedder.embed_with_spans_cached(texts, [split_sentences(text) for text in texts])
+        return {chunk.id: rows for chunk, rows in zip(missing, pooled, strict=True)}
 
     def _embed_query(self, question: str) -> np.ndarray:
-        embed_cached = getattr(self.embedder, "embed_cached", None)
-        vectors = embed_cached([question]) if embed_cached else self.embedder.embed([question])
-        return vectors[0]
+        return self.embedder.embed_cached([question])[0]
 
 
 def _ms(started: float) -> float:

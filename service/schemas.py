@@ -49,6 +49,13 @@ class CitationOut(BaseModel):
         return cls(**citation.__dict__)
 
 
+class ClosestOut(CitationOut):
+    """A refusal's best candidate: the sentence the judge rated most likely to answer, though not enough."""
+
+    n: int = Field(default=0, description="Always 0: the closest passage is not a citation of the answer.")
+    probability: float = Field(description="The judge's probability that this sentence answers the question.")
+
+
 class SentenceOut(BaseModel):
     text: str
     citations: list[int]
@@ -63,6 +70,11 @@ class AskResponse(BaseModel):
     sentences: list[SentenceOut]
     dropped_citations: int = Field(description="Markers the answerer wrote that resolved to no passage.")
     degraded: bool = Field(default=False, description="The LLM failed and the extractive fallback answered.")
+    confidence: float = Field(
+        description="The judge's calibrated probability (0-1) that the best source sentence answers the question: "
+        "of answers given with confidence 0.8, about 80% cite a sentence that answers it.")
+    closest: ClosestOut | None = Field(
+        default=None, description="On a refusal: the sentence closest to answering (null when nothing was found).")
     timings_ms: dict[str, float]
 
     @classmethod
@@ -75,6 +87,9 @@ class AskResponse(BaseModel):
             sentences=[SentenceOut(**s) for s in result.sentences],
             dropped_citations=result.dropped_citations,
             degraded=result.degraded,
+            confidence=result.confidence,
+            closest=(ClosestOut(**{**result.closest.__dict__, "probability": result.closest_probability or 0.0})
+                     if result.closest is not None else None),
             timings_ms=result.timings_ms,
         )
 

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from service.condense import Message
 from service.errors import InvalidInput
 from service.pipeline import AskResult
-from service.schemas import MAX_CHAT_MESSAGES, MAX_MESSAGE_CHARS, CitationOut, SentenceOut
+from service.schemas import MAX_CHAT_MESSAGES, MAX_MESSAGE_CHARS, AskResponse, CitationOut, ClosestOut, SentenceOut
 
 SOURCES_HEADER = "\n\nSources:\n"  # starts the block appended to an answer's text
 
@@ -115,14 +115,17 @@ class CiteqaInfo(BaseModel):
     sentences: list[SentenceOut]
     dropped_citations: int = Field(description="Markers the answerer wrote that resolved to no passage.")
     degraded: bool = Field(description="The LLM failed and the extractive fallback answered.")
+    confidence: float = Field(description="The judge's calibrated probability that the best source sentence "
+                              "answers the question (as in POST /ask).")
+    closest: ClosestOut | None = Field(default=None, description="On a refusal, the sentence closest to answering.")
     timings_ms: dict[str, float]
 
     @classmethod
     def of(cls, result: AskResult, question: str, condensed: bool) -> CiteqaInfo:
+        answer = AskResponse.of(result)
         return cls(question=question, condensed=condensed, refused=result.refused, answer=result.answer,
-                   sentences=[SentenceOut(**s) for s in result.sentences],
-                   dropped_citations=result.dropped_citations, degraded=result.degraded,
-                   timings_ms=result.timings_ms)
+                   sentences=answer.sentences, dropped_citations=result.dropped_citations, degraded=result.degraded,
+                   confidence=answer.confidence, closest=answer.closest, timings_ms=result.timings_ms)
 
 
 class AssistantMessage(BaseModel):

@@ -98,18 +98,18 @@ class Settings(BaseSettings):
     )
     prompts_dir: Path = Field(default=PROJECT_ROOT / "prompts", description="Folder of the prompt templates.")
 
-    extractive_min_score: float = Field(
-        default=0.55,
-        ge=-1,
-        le=1,
-        description="The extractive answerer refuses when its confidence (the mean of the best sentence's and the "
-        "best passage's cosine with the question) is below this. Calibrated on CLAPnq: evals/README.md.",
+    judge_refuse_threshold: float | None = Field(
+        default=None, ge=0, le=1,
+        description="The extractive answerer refuses when the judge's probability that the passages answer the "
+        "question at all is below this. Unset: the threshold fitted with the judge "
+        "(service/judge_model.json, `citeqa train-judge`).",
     )
-    extractive_margin: float = Field(
-        default=0.1, ge=0, le=2,
-        description="Sentences of the best sentence's document within this cosine of it are kept too.",
+    judge_sentence_threshold: float | None = Field(
+        default=None, ge=0, le=1,
+        description="The extractive answerer says, besides the best sentence, the sentences of its document whose "
+        "probability of answering is at least this. Unset: the threshold fitted with the judge.",
     )
-    extractive_max_sentences: int = Field(default=3, ge=1, le=10, description="Most sentences in an answer.")
+    extractive_max_sentences: int = Field(default=4, ge=1, le=10, description="Most sentences in an answer.")
 
     # --- HTTP ----------------------------------------------------------------------------------------------
     host: str = Field(default="127.0.0.1")

@@ -166,7 +166,7 @@ def test_unexpected_failure_mid_stream_ends_with_an_internal_error_event(live_se
     # a fake at one seam (the answerer); the HTTP and SSE path is real
     parts = live_server.server.config.app.state.components
 
-    def breaks_half_way(question, passages):  # noqa: ANN001, ANN202
+    def breaks_half_way(question, passages, judgement):  # noqa: ANN001, ANN202
         yield "A first sentence [1]."
         raise RuntimeError("disk on fire at /secret/path")
 

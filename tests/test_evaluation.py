@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from service import evaluation
+from service import evaluation, report
 from service.cli import main
 from tests.conftest import make_parts, make_settings
 from tests.servers import LiveServer
@@ -80,7 +80,31 @@ def test_eval_cli_end_to_end_then_compare_reusing_the_collection(tiny: tuple[Pat
     assert first.returncode == 0, first.stderr
     assert "added 3" in first.stderr and "citation precision" in first.stdout and "Traceback" not in first.stderr
     results = json.loads((out / "results.json").read_text())
-    m = results["configs"]["hybrid"]["metrics"]
+    rows = [json.loads(line) for line in (out / "questions.jsonl").read_text().splitlines()]
+    # every row has its confidence; answerable ones the gold sentences cut from the corpus (one space in q2's,
+    # where the question file has two); every citation its quote
+    assert all(isinstance(row["confidence"], float) and 0.0 <= row["confidence"] <= 1.0 for row in rows)
+    assert [g["text"] for row in rows[:3] for g in row["gold"]] == [
+        "Robert Stevenson built the Bell Rock Lighthouse between 1807 and 1810.",
+        "Worker bees make honey by regurgitating nectar and fanning it until most of the water evaporates.",
+        "The float process was invented by Alastair Pilkington in the 1950s."]
+    assert all("gold" not in row for row in rows[3:])
+    assert all(c["quote"] for row in rows for c in row["citations"])
+    # the reliability bins count every answer; the chart and the failures are in the report
+    hybrid = results["configs"]["hybrid"]
+    assert sum(b["answers"] for b in hybrid["reliability"]) == sum(not row["refused"] for row in rows)
+    assert hybrid["ece"] == evaluation.expected_calibration_error(hybrid["reliability"])
+    assert (out / "reliability.png").read_bytes().startswith(b"\x89PNG")
+    report_md = (out / "report.md").read_text()
+    assert "![reliability](reliability.png)" in report_md and "## Failures" in report_md
+    assert "### The worst answers to answerable questions" in report_md and "Configuration: **hybrid**." in report_md
+    assert "### The most confident answers to unanswerable questions" in report_md
+    target = results["target"]
+    assert target["judge"].startswith("judge") and "extractive_margin" not in target
+    assert isinstance(target["refuse_threshold"], float) and isinstance(target["sentence_threshold"], float)
+    assert target["judge_refuse_threshold"] is None and target["extractive_max_sentences"] == 4
+
+    m = hybrid["metrics"]
     assert (m["questions"], m["answerable"], m["unanswerable"]) == (5, 3, 2)
     assert m["recall@5"] == 1.0 and m["recall@1"] == 1.0 and m["mrr"] == 1.0
     assert m["citation_validity"] == 1.0 and m["support"] == 1.0
@@ -90,7 +114,6 @@ def test_eval_cli_end_to_end_then_compare_reusing_the_collection(tiny: tuple[Pat
     assert 0 < m["citation_precision"] <= 1 and m["token_f1"] > 0.2
     assert results["corpus"]["documents"] == 3 and len(results["corpus"]["hash"]) == 64
     assert results["judge"].startswith("offline") and results["versions"]["chromadb"]
-    rows = [json.loads(line) for line in (out / "questions.jsonl").read_text().splitlines()]
     assert [row["id"] for row in rows] == ["q1", "q2", "q3", "q4", "q5"]
     q1 = rows[0]
     assert "Robert Stevenson" in q1["answer"] and any(c["correct"] for c in q1["citations"])
@@ -108,6 +131,11 @@ def test_eval_cli_end_to_end_then_compare_reusing_the_collection(tiny: tuple[Pat
     compared = json.loads((tmp_path / "cmp" / "results.json").read_text())["configs"]
     assert list(compared) == ["dense", "bm25", "hybrid"]
     assert compared["hybrid"]["metrics"] == m
+    assert compared["hybrid"]["reliability"] == hybrid["reliability"] and compared["hybrid"]["ece"] == hybrid["ece"]
+    compared_md = (tmp_path / "cmp" / "report.md").read_text()
+    assert compared_md.count("## Failures") == 1
+    assert "Configuration: **dense** (the first of the comparison)" in compared_md
+    assert (tmp_path / "cmp" / "reliability.png").exists()
 
 
 def test_eval_over_http_against_a_running_server(tiny: tuple[Path, Path], tmp_path: Path, embedder) -> None:  # noqa: ANN001
@@ -124,6 +152,9 @@ def test_eval_over_http_against_a_running_server(tiny: tuple[Path, Path], tmp_pa
     assert result.exit_code == 0, result.output
     results = json.loads((tmp_path / "http" / "results.json").read_text())
     assert results["target"] == {"target": "http", "url": server.url, "top_k": None}
+    rows = [json.loads(line) for line in (tmp_path / "http" / "questions.jsonl").read_text().splitlines()]
+    assert all(row["confidence"] > 0 for row in rows if not row["refused"])  # read from the JSON of /ask
+    assert all(g["text"] for row in rows if row["answerable"] for g in row["gold"])
     m = results["configs"]["default"]["metrics"]
     assert (m["questions"], m["answerable"], m["unanswerable"]) == (4, 2, 2)
     assert m["recall@5"] == 1.0 and m["citation_recall"] == 1.0 and m["abstention_balanced_accuracy"] == 1.0
@@ -189,8 +220,98 @@ def test_sample_is_stratified_and_seeded() -> None:
     assert evaluation.sample(qs, None, 0) == qs and evaluation.sample(qs, 100, 0) == qs
 
 
+def _row(qid: str, answerable: bool, refused: bool, confidence: float, correct: tuple[bool, ...] = (),
+         quote: str = "") -> dict:
+    """A questions.jsonl row as :func:`service.evaluation.score` writes it, cut down to what the report reads."""
+    row = {"id": qid, "question": f"Question {qid}?", "answerable": answerable, "refused": refused,
+           "confidence": confidence,
+           "citations": [{"n": i, "doc_id": "d", "start": 0, "end": 1, "correct": ok,
+                          "quote": quote or f"quote {qid}.{i}"} for i, ok in enumerate(correct, start=1)]}
+    if answerable:
+        row["gold"] = [{"doc_id": "d", "start": 0, "end": 1, "text": f"gold {qid}"}]
+    return row
+
+
+ROWS = [
+    _row("a1", True, False, 0.9, (True, False)),  # precision 0.5
+    _row("a2", True, False, 0.3, (False,)),  # precision 0
+    _row("a3", True, False, 0.8, (False, False)),  # precision 0, more confident than a2
+    _row("a4", True, True, 0.1),  # refused: neither a failure nor an answer
+    _row("a5", True, False, 0.6, (True,)),  # precision 1
+    _row("a6", True, False, 0.7),  # answered citing nothing: precision 0
+    _row("u1", False, False, 0.4, (False,), quote="Glass is made by melting sand. " * 20),
+    _row("u2", False, True, 0.2),
+    _row("u3", False, False, 0.95, (False,)),
+]
+
+
+def test_reliability_bins_and_expected_calibration_error() -> None:
+    outcomes = [(0.05, False), (0.95, True), (0.95, True), (0.9, False), (1.0, True), (0.55, True), (0.5, False)]
+    bins = evaluation.reliability(outcomes)
+    assert [(b["lo"], b["hi"], b["answers"], b["right"]) for b in bins] == [
+        (0.0, 0.1, 1, 0), (0.5, 0.6, 2, 1), (0.9, 1.0, 4, 3)]  # empty bins left out; 1.0 in the last
+    assert [b["confidence"] for b in bins] == pytest.approx([0.05, 0.525, 0.95])
+    assert [b["observed"] for b in bins] == [0.0, 0.5, 0.75]
+    ece = evaluation.expected_calibration_error(bins)
+    assert ece == pytest.approx((1 * 0.05 + 2 * 0.025 + 4 * 0.2) / 7, abs=1e-6)
+    calibrated = evaluation.reliability([(0.75, True)] * 3 + [(0.75, False)])
+    assert evaluation.expected_calibration_error(calibrated) == 0.0
+    assert evaluation.reliability([]) == [] and evaluation.expected_calibration_error([]) is None
+    assert [b["lo"] for b in evaluation.reliability([(-0.1, False), (1.2, True)])] == [0.0, 0.9]
+    # the answers of rows: refusals left out; an unanswerable question's answer is never right
+    assert evaluation.answer_outcomes(ROWS) == [
+        (0.9, True), (0.3, False), (0.8, False), (0.6, True), (0.7, False), (0.4, False), (0.95, False)]
+    assert not evaluation.answer_right({**ROWS[6], "citations": [{"correct": True}]})
+
+
+def test_failures_are_the_worst_answers_and_the_most_confident_wrong_ones() -> None:
+    assert [r["id"] for r in report.worst_answered(ROWS)] == ["a3", "a6", "a2", "a1", "a5"]
+    assert [r["id"] for r in report.worst_answered(ROWS, n=2)] == ["a3", "a6"]
+    assert [r["id"] for r in report.confident_unanswerable(ROWS)] == ["u3", "u1"]
+    assert report.answer_precision(ROWS[0]) == 0.5 and report.answer_precision(ROWS[5]) == 0.0
+    assert report.quote("a  b\n c") == "a b c"
+    long = report.quote("x" * 1000)
+    assert len(long) == report.QUOTE_CHARS and long.endswith("…")
+
+    runs = [evaluation.ConfigRun("bm25", ROWS, {}, {}, {}), evaluation.ConfigRun("hybrid", [], {}, {}, {})]
+    md = report.failures(runs)
+    assert md.startswith("## Failures") and "Configuration: **bm25** (the first of the comparison)" in md
+    worst, confident = md.split("### The most confident answers to unanswerable questions")
+    assert "The 5 worst of the 5 answers to answerable questions" in worst
+    assert worst.index("**a3**") < worst.index("**a6**") < worst.index("**a2**") < worst.index("**a1**")
+    assert "**a4**" not in md and "**u2**" not in md
+    assert "1. **a3**: Question a3? (confidence 0.800, citation precision 0.00)" in worst
+    assert "   - cited [1] **wrong** (d): quote a3.1" in worst and "   - gold (d): gold a3" in worst
+    assert "   - cited [1] **right** (d): quote a1.1" in worst and "cited nothing" in worst
+    assert "The 2 most confident of the 2 answers" in confident
+    assert confident.index("**u3**") < confident.index("**u1**") and "(confidence 0.950)" in confident
+    [u1_quote] = [line for line in confident.splitlines() if "Glass is made" in line]
+    assert u1_quote.endswith("…") and len(u1_quote) < report.QUOTE_CHARS + 30
+    empty = report.failures([evaluation.ConfigRun("hybrid", [], {}, {}, {})])
+    assert "No answerable question was answered." in empty and "No unanswerable question was answered." in empty
+
+
+def test_report_files_without_a_model(tmp_path: Path) -> None:
+    bins = evaluation.reliability(evaluation.answer_outcomes(ROWS))
+    run = evaluation.ConfigRun("hybrid", ROWS, {}, {"A": {}, "B": {}}, {}, bins,
+                               evaluation.expected_calibration_error(bins))
+    info = {"questions": {"path": "q.jsonl", "count": 9, "in_file": 9, "answerable": 6, "unanswerable": 3,
+                          "limit": None, "seed": 0},
+            "corpus": {"path": "c", "documents": 1, "hash": "0" * 64}, "target": {"target": "test"}, "judge": "test"}
+    first, second = report.write(tmp_path / "1", [run], info), report.write(tmp_path / "2", [run], info)
+    assert first["reliability.png"].read_bytes() == second["reliability.png"].read_bytes()  # deterministic
+    assert first["reliability.png"].read_bytes().startswith(b"\x89PNG")
+    config = json.loads(first["results.json"].read_text())["configs"]["hybrid"]
+    assert config["reliability"] == bins and config["ece"] == run.ece and sum(b["answers"] for b in bins) == 7
+    md = first["report.md"].read_text()
+    assert "![reliability](reliability.png)" in md and f"Expected calibration\nerror: hybrid {run.ece:.3f}" in md
+    assert "| hybrid | 0.9-1.0 | 2 | 0.925 | 0.500 |" in md and "## Failures" in md
+    rows = [json.loads(line) for line in first["questions.jsonl"].read_text().splitlines()]
+    assert rows[0]["gold"] == ROWS[0]["gold"] and rows[0]["confidence"] == 0.9
+
+
 def test_offline_judge(embedder) -> None:  # noqa: ANN001
-    from service.judge import OfflineJudge, lexical_support
+    from service.support_judges import OfflineJudge, lexical_support
 
     judge = OfflineJudge(embedder)
     span = "Robert Stevenson built the Bell Rock Lighthouse between 1807 and 1810."
@@ -203,7 +324,7 @@ def test_offline_judge(embedder) -> None:  # noqa: ANN001
 
 
 def test_llm_judge_asks_the_entailment_prompt(openai_server, settings) -> None:  # noqa: ANN001
-    from service.judge import LLMJudge
+    from service.support_judges import LLMJudge
 
     judge = LLMJudge(settings, "openai/judge-model", openai_server.api_base)
     assert judge.name == "llm: openai/judge-model (prompts/judge_entailment.md)"

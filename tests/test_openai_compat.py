@@ -200,7 +200,7 @@ def test_failure_mid_stream_ends_with_an_error_the_sdk_raises(live_server, monke
     # a fake at one seam (the answerer); the HTTP, SSE and SDK path is real
     parts = live_server.server.config.app.state.components
 
-    def breaks_half_way(question, passages):  # noqa: ANN001, ANN202
+    def breaks_half_way(question, passages, judgement):  # noqa: ANN001, ANN202
         yield "The first sentence [1]. The second"
         raise RuntimeError("disk on fire at /secret/path")
 
@@ -230,9 +230,10 @@ def test_llm_stream_is_released_checked_sentence_by_sentence(llm_server) -> None
     sdk = client(server)
     chunks, text = streamed(sdk.chat.completions.create(model="x", messages=[user(SEED_QUESTION)], stream=True))
     pieces = [c.choices[0].delta.content for c in chunks if c.choices and c.choices[0].delta.content]
-    # the model streamed word by word; the client got whole checked sentences: [2] renumbered, [9] removed
+    # the model streamed word by word; the client got whole checked sentences: [2] renumbered, [9] removed; each
+    # marker resolves to the sentence of passage 2 the judge rates best for its own sentence (two different ones)
     assert pieces[:3] == ["The contract covers NATO's unclassified networks [1].", " It is worth billions.",
-                          " Talks go on [1]."]
+                          " Talks go on [2]."]
     assert pieces[3].startswith("\n\nSources:\n[1] ")
     assert chunks[-1].model == "openai/test-model" and chunks[-1].model_extra["citeqa"]["dropped_citations"] == 1  # type: ignore[index]
     whole = sdk.chat.completions.create(model="x", messages=[user(SEED_QUESTION)])

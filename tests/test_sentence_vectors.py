@@ -121,10 +121,11 @@ def test_a_passage_scores_the_same_on_its_first_and_later_requests(tmp_path: Pat
     old.indexer.ingest(SEEDS, progress=False)
     parts = make_parts(make_settings(tmp_path / "store"), CountingEmbedder(embedder))  # empty caches
 
-    def scored() -> tuple[float, float, list[float]]:
-        passages = [p.chunk for p in parts.retriever.retrieve(SEED_QUESTION, 5).passages]
-        result = parts.answerer.score(SEED_QUESTION, passages)
-        return result.best_passage, result.best_sentence, [c.score for c in result.candidates]
+    def scored() -> tuple[float, list[tuple[float, float]]]:
+        retrieval = parts.retriever.retrieve(SEED_QUESTION, 5)
+        assert retrieval.query_embedding is not None
+        judgement = parts.judge.score(SEED_QUESTION, retrieval.query_embedding, retrieval.passages)
+        return judgement.confidence, [(c.cosine, c.probability) for c in judgement.candidates]
 
     first = scored()
     assert scored() == first and scored() == first

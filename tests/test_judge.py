@@ -1,0 +1,177 @@
+"""The judge of answers (service/judge.py) and what uses it: the extractive answerer's sentences and refusals,
+citations that quote exactly what an extractive answer says, and the support of an LLM's answer sentences."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+
+from ingest.chunking import chunk_document, split_sentences
+from ingest.embedding import LocalEmbedder
+from ingest.models import Chunk, Document
+from service.citations import cite_quotes
+from service.extractive import Quote, choose
+from service.judge import FEATURES, Judge, JudgeModel, features, question_type, rarity, stem
+from service.retrieval import Passage
+from tests.conftest import SEED_QUESTION, UNANSWERABLE, make_parts, make_settings
+from tests.servers import LiveServer
+
+ARTICLE = Path(__file__).resolve().parent.parent / "seeds" / "000_a0a842ccb2970736.txt"
+
+
+def passage_of(embedder: LocalEmbedder, text: str, doc_id: str = "doc", start: int = 0, index: int = 0) -> Passage:
+    chunk = Chunk(id=f"{doc_id}:{start}", doc_id=doc_id, index=index, start=start, end=start + len(text), text=text,
+                  title=doc_id, source=f"{doc_id}.txt")
+    vectors, pooled = embedder.embed_with_spans([text], [split_sentences(text)])
+    return Passage(chunk=chunk, score=1.0, vector=vectors[0], sentence_vectors=pooled[0])
+
+
+# --- pure parts (no model) ---------------------------------------------------------------------------------------
+def test_words_and_question_types() -> None:
+    assert stem("networks") == "network" and stem("corrected") == "correct" and stem("is") == "is"
+    assert rarity("the") == 0.0 and rarity("anthropic") > rarity("network") > 0.0 and rarity("zzqqx") == 1.0
+    assert question_type("How many people live there?") == "quantity"
+    assert question_type("when did beyonce start becoming popular") == "time"
+    assert question_type("Who corrected Altman?") == "person"
+    assert question_type("Where is the Louvre?") == "place"
+    assert question_type("What label did the administration give Anthropic?") == "other"
+
+
+def test_choose_says_the_best_and_what_clears_the_threshold_of_its_document_in_order() -> None:
+    keys = [("a", 50, 0.9), ("a", 10, 0.6), ("b", 0, 0.8), ("a", 30, 0.2), ("a", 70, 0.55)]
+    assert choose(keys, 0, 0.5, 4) == [1, 0, 4]  # document order; b is another document; 0.2 is below
+    assert choose(keys, 0, 0.5, 2) == [1, 0]  # the two most probable, still in document order
+    assert choose(keys, 0, 0.95, 4) == [0]  # the best is always said
+
+
+def test_the_packaged_model_loads_with_its_recipe() -> None:
+    model = JudgeModel.load()
+    assert model.sentence.names == FEATURES
+    assert 0 < model.sentence_threshold < 1 and 0 < model.refuse_threshold < 1
+    recipe = model.recipe
+    assert recipe["name"] and recipe["feature_version"] and recipe["sets"] and recipe["encoder"]
+
+
+def test_quotes_are_cited_by_construction() -> None:
+    """Sentences that wrap lines, repeat words, end in a version or an abbreviation: each citation is exactly
+    the span the extractive answer says, never re-resolved by word overlap."""
+    text = ("Requests is one of the most downloaded Python packages today.\nRequests officially supports Python "
+            "3.10+. It works with the\nU.S. mirrors of PyPI. Requests, requests, requests: it is\nvery popular.")
+    chunk = Chunk(id="c1", doc_id="d", index=0, start=40, end=40 + len(text), text=text, title="t", source="s")
+    wanted = [text.index("Requests officially"), text.index("Requests, requests")]
+    spans = [span for span in split_sentences(text) if span[0] in wanted]
+    assert len(spans) == 2
+    quotes = [Quote(("" if i == 0 else " ") + text[a:b] + " [1]", 0, a, b) for i, (a, b) in enumerate(spans)]
+    checked = cite_quotes(quotes, [chunk])
+    assert [(c.start - 40, c.end - 40) for c in checked.citations] == spans
+    assert [c.quote for c in checked.citations] == [text[a:b] for a, b in spans]
+    assert [s.text for s in checked.sentences] == [c.quote for c in checked.citations]
+    assert checked.text == f"{text[spans[0][0]:spans[0][1]]} [1] {text[spans[1][0]:spans[1][1]]} [2]"
+    assert all(s.supported for s in checked.sentences)
+
+
+# --- with the model ----------------------------------------------------------------------------------------------
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("question", "answer", "unrelated"), [
+    ("What label did the Trump administration give Anthropic?", "supply chain risk", "ChatGPT uninstalls spiked"),
+    ("Who corrected Sam Altman's statement about the NATO contract?", "spokeswoman corrected",
+     "Subscribe to our free newsletter"),
+    ("Which app surged to the top of download charts?", "Claude app surged", "Subscribe to our free newsletter"),
+])
+def test_the_answering_sentence_ranks_first_and_an_unrelated_one_falls_below(
+        embedder: LocalEmbedder, question: str, answer: str, unrelated: str) -> None:
+    document = Document(id="article", title="article", source="article.txt", text=ARTICLE.read_text())
+    passages = [passage_of(embedder, chunk.text, "article", chunk.start, chunk.index)
+                for chunk in chunk_document(document, embedder.count_tokens, 200)]
+    judge = Judge()
+    judgement = judge.score(question, embedder.embed([question])[0], passages)
+    best = judgement.best
+    assert best is not None and answer in best.text
+    other = next(c for c in judgement.candidates if unrelated in c.text)
+    assert other.probability < judge.model.sentence_threshold and other.probability < best.probability
+
+
+@pytest.mark.slow
+def test_features_read_the_vectors_the_passages_carry(embedder: LocalEmbedder) -> None:
+    passage = passage_of(embedder, "Zebras have stripes. Each zebra has its own pattern of black and white stripes.")
+    found = features("What pattern do zebras have?", embedder.embed(["What pattern do zebras have?"])[0], [passage])
+    assert [c.text for c in found.items] == ["Each zebra has its own pattern of black and white stripes."]
+    assert found.rows.shape == (1, len(FEATURES))
+    with pytest.raises(ValueError, match="no sentence vectors"):
+        features("x", np.zeros(384, np.float32), [Passage(chunk=passage.chunk, score=1.0)])
+
+
+@pytest.mark.slow
+def test_answers_carry_confidence_and_a_refusal_carries_closest(seeded_parts) -> None:  # noqa: ANN001
+    answered = seeded_parts.pipeline.ask(SEED_QUESTION)
+    assert not answered.refused and answered.closest is None
+    assert any("unclassified networks" in c.quote for c in answered.citations)
+    assert 0.0 < answered.confidence <= 1.0
+    for sentence, citation in zip(answered.sentences, answered.citations, strict=True):
+        assert sentence["text"] == citation.quote  # each marker quotes the sentence it backs
+    refused = seeded_parts.pipeline.ask(UNANSWERABLE)
+    assert refused.refused and refused.citations == [] and refused.answer == "The sources do not answer this question."
+    assert refused.closest is not None and refused.closest_probability is not None
+    document = seeded_parts.store.get_document(refused.closest.doc_id)[1]
+    assert document[refused.closest.start:refused.closest.end] == refused.closest.quote
+
+
+@pytest.mark.slow
+def test_http_refusal_has_closest_and_no_citations(tmp_path: Path, seeded_settings, embedder) -> None:  # noqa: ANN001
+    from service.app import create_app
+
+    settings = seeded_settings.model_copy(update={"judge_refuse_threshold": 0.99})  # every question refused
+    with LiveServer(create_app(settings, make_parts(settings, embedder))) as server:
+        body = httpx.post(f"{server.url}/ask", json={"question": SEED_QUESTION}, timeout=60).json()
+    assert body["refused"] is True and body["citations"] == []
+    closest = body["closest"]
+    assert set(closest) == {"n", "doc_id", "title", "source", "chunk_id", "start", "end", "quote", "probability"}
+    assert 0 <= closest["probability"] <= 1 and 0 <= body["confidence"] <= 1 and closest["quote"]
+
+
+@pytest.mark.slow
+def test_an_llm_sentence_without_support_is_unsupported_and_markers_resolve_by_the_judge(llm_server) -> None:  # noqa: ANN001
+    server, llm = llm_server
+    llm.content = ("OpenAI is negotiating a contract to put its AI on NATO's unclassified networks [1]. "
+                   "The contract is worth twelve billion dollars and runs until 2040 [1].")
+    body = httpx.post(f"{server.url}/ask", json={"question": SEED_QUESTION}, timeout=60).json()
+    assert not body["refused"]
+    first, second = body["sentences"]
+    assert first["supported"] is True and second["supported"] is False
+    quote = body["citations"][first["citations"][0] - 1]["quote"]
+    assert "unclassified networks" in quote
+
+
+@pytest.mark.slow
+def test_train_judge_on_a_tiny_sample(tmp_path: Path) -> None:
+    """The same command that made the packaged model, on a few questions (CI runs this)."""
+    from click.testing import CliRunner
+
+    from service.cli import main
+
+    shared = Path(__file__).resolve().parent.parent.parent / "shared"
+    corpus = tmp_path / "corpus.jsonl"
+    questions = tmp_path / "questions.jsonl"
+    lines = [json.loads(line) for line in (shared / "eval/clapnq/questions.jsonl").read_text().splitlines()[:40]]
+    docs = {e["doc"] for q in lines for e in q["evidence"]}
+    kept = [line for line in (shared / "eval/clapnq/corpus.jsonl").read_text().splitlines()
+            if json.loads(line)["id"] in docs or len(docs) < 0]
+    corpus.write_text("\n".join(kept[:30]) + "\n")
+    located = {json.loads(line)["id"] for line in kept[:30]}
+    questions.write_text("\n".join(json.dumps(q) for q in lines
+                                   if all(e["doc"] in located for e in q["evidence"])) + "\n")
+    out = tmp_path / "model.json"
+    result = CliRunner().invoke(main, ["train-judge", "--set", f"tiny={corpus},{questions}", "--out", str(out),
+                                       "--data-dir", str(tmp_path / "store"), "--report", str(tmp_path / "r.json")])
+    assert result.exit_code == 0, result.output
+    model = JudgeModel.load(out)
+    assert model.recipe["sets"][0]["name"] == "tiny" and "citation precision" in result.output
+    assert json.loads((tmp_path / "r.json").read_text())["tiny"]["questions"] > 10
+    bad = CliRunner().invoke(main, ["train-judge", "--set", "nonsense"])
+    assert bad.exit_code == 2 and "NAME=CORPUS,QUESTIONS" in bad.output
+    _ = make_settings  # the fixtures' settings helper stays the one way to build settings
