@@ -200,6 +200,83 @@ def test_llm_answer_streams_in_then_becomes_the_checked_text(browser: Browser, s
         assert watch.problems == []
 
 
+def test_refusal_shows_the_closest_passage(browser: Browser, seeded_settings: Any, embedder: Any,
+                                          output_dir: Path) -> None:
+    from service.app import create_app
+    from tests.conftest import make_parts
+
+    # refuse whatever the judge's model says: the best sentence becomes the closest passage
+    settings = seeded_settings.model_copy(update={"judge_refuse_threshold": 0.99})
+    with LiveServer(create_app(settings, make_parts(settings, embedder))) as server:
+        expected = api_answer(server, [{"role": "user", "content": SEED_QUESTION}])
+        assert expected["refused"] is True and expected["citations"] == []
+        closest = expected["closest"]
+        assert closest is not None and closest["n"] == 0 and closest["quote"]
+
+        page, watch = open_page(browser, server, viewport={"width": 1280, "height": 800})
+        ask(page, SEED_QUESTION)
+        refusal = page.locator(".turn-answer").nth(0)
+        expect(refusal.locator(".answer")).to_have_class(re.compile("is-refused"))
+        expect(refusal.locator(".refused-label")).to_have_text("Not in the documents")
+        expect(refusal.locator(".answer-text")).to_have_text(expected["answer"])
+        # no citations: no chips, no list of sources
+        expect(refusal.locator(".chip")).to_have_count(0)
+        expect(refusal.locator(".cite-list")).to_be_hidden()
+
+        # under the label: "Closest passage", the quote, the title and the judge's probability, in words
+        button = refusal.locator(".answer .closest-button")
+        expect(button).to_have_count(1)
+        assert button.evaluate("node => node.tagName") == "BUTTON"
+        assert refusal.locator(".answer").evaluate(
+            "body => body.querySelector('.refused-label').compareDocumentPosition("
+            "body.querySelector('.closest-button')) & Node.DOCUMENT_POSITION_FOLLOWING") != 0
+        odds = f"judge: {round(closest['probability'] * 100)}% likely to answer"
+        expect(button.locator(".closest-label")).to_have_text("Closest passage")
+        expect(button.locator(".closest-quote")).to_have_text(closest["quote"])
+        expect(button.locator(".closest-title")).to_have_text(closest["title"])
+        expect(button.locator(".closest-odds")).to_have_text(f"({odds})")
+        expect(button).to_have_accessible_name(f"Closest passage, from {closest['title']} ({odds})")
+        expect(button).to_have_accessible_description(closest["quote"])
+
+        # clicking it opens the document with the closest sentence highlighted and in view
+        button.click()
+        mark = page.locator("#source-panel mark.cited")
+        expect(mark).to_have_text(closest["quote"])
+        assert mark.text_content() == closest["quote"]
+        expect(mark).to_be_in_viewport()
+        expect(page.locator("#source-title")).to_have_text(closest["title"])
+        expect(page.locator("#source-meta")).to_contain_text("closest passage")
+        expect(page.locator("#source-note")).to_be_hidden()
+        page.screenshot(path=str(output_dir / "closest-passage.png"))
+        page.keyboard.press("Escape")
+        expect(page.locator("#source-panel")).to_be_hidden()
+        expect(button).to_be_focused()
+
+        # keyboard only: Shift+Tab from the question box reaches it, Enter opens it
+        page.locator("#question").focus()
+        page.keyboard.press("Shift+Tab")
+        expect(button).to_be_focused()
+        page.keyboard.press("Enter")
+        expect(mark).to_have_text(closest["quote"])
+        expect(mark).to_be_in_viewport()
+        assert watch.problems == [] and watch.dialogs == []
+
+        # on a phone: the card fits the width and opens the source sheet with a tap
+        phone, phone_watch = open_page(browser, server, viewport={"width": 380, "height": 760}, is_mobile=True,
+                                       has_touch=True)
+        ask(phone, SEED_QUESTION)
+        card = phone.locator(".closest-button")
+        expect(card).to_be_in_viewport()
+        assert phone.evaluate("document.documentElement.scrollWidth") <= 380
+        box = card.bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 380
+        phone.screenshot(path=str(output_dir / "closest-passage-narrow.png"))
+        card.tap()
+        expect(phone.locator("#source-panel mark.cited")).to_have_text(closest["quote"])
+        expect(phone.locator("#source-panel mark.cited")).to_be_in_viewport()
+        assert phone_watch.problems == []
+
+
 def test_narrow_screen(browser: Browser, live_server: LiveServer, output_dir: Path) -> None:
     page, watch = open_page(browser, live_server, viewport={"width": 380, "height": 760}, is_mobile=True,
                             has_touch=True)
@@ -237,7 +314,7 @@ def test_errors_are_readable_and_the_page_keeps_working(browser: Browser, live_s
     monkeypatch.undo()
 
     # a failure in the middle of a stream: the partial text stays, marked incomplete, with the error
-    def breaks(question: str, passages: Any) -> Iterator[str]:
+    def breaks(*args: Any, **kwargs: Any) -> Iterator[str]:  # (question, passages, judgement)
         yield "A first sentence [1]."
         raise RuntimeError("boom")
 

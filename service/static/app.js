@@ -184,6 +184,7 @@ class AnswerView {
     const text = el("p", "answer-text");
     renderAnswer(text, result.answer, byNumber);
     this.body.append(text);
+    if (result.refused && result.closest) this.body.append(closestView(result.closest));
     this.notes.replaceChildren();
     if (result.degraded) {
       this.notes.append(el("p", "note", "The language model failed; this answer was picked from the sources instead."));
@@ -197,8 +198,12 @@ class AnswerView {
     this.item.removeAttribute("aria-busy");
     followEnd(follow);
     const count = result.citations.length;
-    announce(result.refused ? "The documents do not answer this question."
-      : `Answer ready, with ${count} source${count === 1 ? "" : "s"}.`);
+    let message = `Answer ready, with ${count} source${count === 1 ? "" : "s"}.`;
+    if (result.refused) {
+      message = "The documents do not answer this question."
+        + (result.closest ? " The closest passage is shown below it." : "");
+    }
+    announce(message);
   }
 
   fail(message) {
@@ -260,6 +265,39 @@ function citationItem(citation) {
   return item;
 }
 
+// The judge's probability in words: "31% likely to answer" (never "0%" or "100%" for what is neither).
+function likelihood(probability) {
+  if (typeof probability !== "number" || !Number.isFinite(probability)) return "";
+  const p = Math.min(1, Math.max(0, probability));
+  const percent = Math.round(p * 100);
+  let shown = `${percent}%`;
+  if (percent === 0 && p > 0) shown = "under 1%";
+  else if (percent === 100 && p < 1) shown = "over 99%";
+  return `judge: ${shown} likely to answer`;
+}
+
+let closestIds = 0;
+
+// A refusal's best candidate sentence: one button (like a citation chip) that opens it in its document.
+function closestView(closest) {
+  const box = el("div", "closest");
+  const title = closest.title || closest.source;
+  const odds = likelihood(closest.probability);
+  const button = el("button", "closest-button");
+  button.type = "button";
+  button.setAttribute("aria-label", `Closest passage, from ${title}${odds ? ` (${odds})` : ""}`);
+  const head = el("span", "closest-head");
+  head.append(el("span", "closest-label", "Closest passage"));
+  if (odds) head.append(el("span", "closest-odds", `(${odds})`));
+  const quote = el("q", "closest-quote", closest.quote);
+  quote.id = `closest-quote-${++closestIds}`;
+  button.setAttribute("aria-describedby", quote.id);
+  button.append(head, quote, el("span", "closest-title", title));
+  button.addEventListener("click", () => openSource(closest, button));
+  box.append(button);
+  return box;
+}
+
 // ---- asking ---------------------------------------------------------------------------------------------
 
 function setBusy(busy) {
@@ -311,6 +349,7 @@ async function ask(question) {
 
 // ---- the sources panel ----------------------------------------------------------------------------------
 
+// Opens a citation, or a refusal's closest passage (the same fields, n = 0), with its span highlighted.
 async function openSource(citation, button) {
   const request = ++state.sourceRequest;
   if (state.activeChip) state.activeChip.removeAttribute("aria-current");
@@ -319,7 +358,7 @@ async function openSource(citation, button) {
   ui.panel.hidden = false;
   document.body.classList.add("source-open");
   ui.sourceTitle.textContent = citation.title || citation.source;
-  ui.sourceMeta.textContent = `${citation.source} · source ${citation.n}`;
+  ui.sourceMeta.textContent = `${citation.source} · ${citation.n ? `source ${citation.n}` : "closest passage"}`;
   ui.sourceNote.hidden = true;
   ui.sourceText.replaceChildren(el("p", "thinking", "Opening the document…"));
   ui.sourceTitle.focus({ preventScroll: true });
