@@ -111,20 +111,13 @@ class LocalEmbedder(ABC):
             pooled.append(pool_spans(hidden, offsets, text_spans))
         return vectors, pooled
 
-    def remember_spans(self, texts: Sequence[str], spans: Sequence[Sequence[Span]],
-                       vectors: Sequence[np.ndarray]) -> None:
-        """Put span vectors made earlier (stored at ingest) where :meth:`embed_with_spans_cached` finds them."""
-        with self._cache_lock:
-            for text, text_spans, rows in zip(texts, spans, vectors, strict=True):
-                self._put_spans((text, tuple(text_spans)), rows)
-
     def embed_with_spans_cached(
         self, texts: Sequence[str], spans: Sequence[Sequence[Span]]
     ) -> tuple[np.ndarray, list[np.ndarray]]:
-        """:meth:`embed_with_spans`, taking what is known from the caches: a text's vector from the text cache
-        (where the retriever puts the vectors stored at ingest), its spans' from the span cache, and encoding only
-        the texts whose spans are not known. A text's vector already in the text cache is kept even when the text
-        is encoded for its spans, so a passage scores the same on its first request and every later one."""
+        """:meth:`embed_with_spans`, taking what is known from the caches: a text's vector from the text cache,
+        its spans' from the span cache, and encoding only the texts whose spans are not known. A text's vector
+        already in the text cache is kept even when the text is encoded for its spans, so a passage scores the same
+        on its first request and every later one."""
         keys = [(text, tuple(text_spans)) for text, text_spans in zip(texts, spans, strict=True)]
         with self._cache_lock:
             vectors_known = {key[0]: self._cache[key[0]] for key in keys if key[0] in self._cache}
@@ -169,15 +162,6 @@ class LocalEmbedder(ABC):
             return []
         encodings = self.tokenizer.encode_batch(list(texts), add_special_tokens=False)
         return [len(encoding.ids) for encoding in encodings]
-
-    def remember(self, texts: Sequence[str], vectors: np.ndarray) -> None:
-        """Put vectors made earlier (e.g. stored at ingest) into the text cache :meth:`embed_cached` reads."""
-        with self._cache_lock:
-            for text, vector in zip(texts, vectors, strict=True):
-                self._cache[text] = vector
-                self._cache.move_to_end(text)
-            while len(self._cache) > self._cache_size:
-                self._cache.popitem(last=False)
 
     def embed_cached(self, texts: Sequence[str]) -> np.ndarray:
         """Like :meth:`embed`, remembering recent short texts (questions, sentences) by their exact text."""

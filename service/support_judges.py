@@ -26,7 +26,7 @@ import re
 from collections.abc import Sequence
 from typing import Protocol
 
-from ingest.embedding import Embedder
+from ingest.embedding import LocalEmbedder
 from service.prompts import load_prompts
 from service.retrieval import tokenize
 from service.settings import Settings
@@ -57,15 +57,14 @@ def lexical_support(claim: str, spans: Sequence[str]) -> float:
 
 
 class OfflineJudge:
-    def __init__(self, embedder: Embedder) -> None:
+    def __init__(self, embedder: LocalEmbedder) -> None:
         self.embedder = embedder
         self.name = f"offline: lexical >= {LEXICAL_MIN} and cosine >= {COSINE_MIN} ({embedder.name})"
 
     def supported(self, claim: str, spans: Sequence[str]) -> bool:
         if not spans or lexical_support(claim, spans) < LEXICAL_MIN:
             return False
-        embed = getattr(self.embedder, "embed_cached", None) or self.embedder.embed
-        vectors = embed([claim, " ".join(spans)])
+        vectors = self.embedder.embed_cached([claim, " ".join(spans)])
         return float(vectors[0] @ vectors[1]) >= COSINE_MIN
 
 
@@ -97,7 +96,7 @@ class LLMJudge:
         return match.group(1).lower() == "yes"
 
 
-def build_judge(settings: Settings, embedder: Embedder | None, model: str | None,
+def build_judge(settings: Settings, embedder: LocalEmbedder | None, model: str | None,
                 api_base: str | None = None) -> Judge:
     if model:
         return LLMJudge(settings, model, api_base)
