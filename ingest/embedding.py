@@ -135,8 +135,8 @@ class LocalEmbedder(ABC):
                 self._put_spans(key, spans_known[key])
             while len(self._cache) > self._cache_size:
                 self._cache.popitem(last=False)
-        rows = [vectors_known[key[0]] for key in keys]
-        vectors = np.vstack(rows) if rows else np.zeros((0, self.dimension), dtype=np.float32)
+        known_rows = [vectors_known[key[0]] for key in keys]
+        vectors = np.vstack(known_rows) if known_rows else np.zeros((0, self.dimension), dtype=np.float32)
         # float16 whether cached or new, as the store keeps them: a passage scores the same every time
         return vectors, [np.asarray(spans_known[key], dtype=np.float16).astype(np.float32) for key in keys]
 

@@ -82,7 +82,7 @@ def ingest(paths: tuple[Path, ...], progress: bool | None) -> None:
         click.echo(f"{path}: {report.summary()}")
         for problem in report.problems:
             click.echo(f"  skipped {problem.source}: {problem.reason}", err=True)
-        failed = failed or (not report.added and not report.updated and not report.unchanged and report.problems)
+        failed = failed or (not report.added and not report.updated and not report.unchanged and bool(report.problems))
     if parts.settings.retrieval_mode != "dense":
         parts.retriever.bm25.refresh()  # build and save the BM25 index now: the next serve or ask start loads it
     if failed:

@@ -260,7 +260,7 @@ def choose_thresholds(examples: Sequence[Example], model: JudgeModel, abstaining
                    if item.example.answerable]
             no = [not model.answers(item.answerable, item.confidence, threshold) for item in part
                   if not item.example.answerable]
-            accuracy += 0.5 * ((np.mean(yes) if yes else 0.0) + (np.mean(no) if no else 0.0))
+            accuracy += 0.5 * ((sum(yes) / len(yes) if yes else 0.0) + (sum(no) / len(no) if no else 0.0))
         if accuracy > best_accuracy + 1e-9:
             best_refuse, best_accuracy = float(threshold), accuracy
     best_sentence, best_goal = 0.5, -1.0
