@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ingest.chunking import chunk_document, split_sentences
+from ingest.chunking import SPLITTER_VERSION, chunk_document, split_sentences
 from ingest.embedding import POOLING, Embedder
-from ingest.loaders import LoadProblem, load_path
+from ingest.loaders import LOADER_VERSION, LoadProblem, load_path
 from ingest.models import Chunk, Document
 
 if TYPE_CHECKING:
@@ -93,10 +93,12 @@ class Indexer:
 
     @property
     def recipe(self) -> str:
-        """How this indexer embeds (encoder, chunk size, sentence vectors), kept with every document record: a
-        document indexed another way counts as changed and is embedded again by the next ingest."""
+        """How this indexer loads, splits and embeds (text and sentence versions, encoder, chunk size, sentence
+        vectors), kept with every document record: a document indexed another way counts as changed and is
+        chunked and embedded again by the next ingest."""
         sentences = POOLING if self.sentence_vectors else "none"
-        return f"{self.embedder.name}; chunks <= {self.max_tokens} word-pieces; sentence vectors {sentences}"
+        return (f"{self.embedder.name}; chunks <= {self.max_tokens} word-pieces; sentence vectors {sentences}; "
+                f"{LOADER_VERSION}; {SPLITTER_VERSION}")
 
     def chunk(self, document: Document) -> list[Chunk]:
         return chunk_document(document, self.embedder.count_tokens, self.max_tokens)

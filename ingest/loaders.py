@@ -1,8 +1,14 @@
-"""Loaders: turn files into :class:`Document` records.
+"""Loaders: turn files into :class:`Document` records, with the text a reader sees and the document's title.
 
-One loader per file type, picked by extension. ``.jsonl`` files are corpora in the format of the CLAPnq
-``corpus.jsonl`` (one ``{"id", "title", "text"}`` object a line) and give one document per line; every other
-type gives one document per file. Problems are reported as :class:`LoadProblem` and never stop a run.
+One loader per file type, picked by extension: ``.txt`` as it is; ``.md``/``.markdown`` and ``.html``/``.htm``
+through real parsers (:mod:`ingest.markup`: no markup reaches the text); ``.pdf`` page by page, keeping where
+each page starts, and ``.docx`` (:mod:`ingest.office`). The text is laid out as :mod:`ingest.textblocks` says,
+so that sentences split as a reader reads them. Titles (:mod:`ingest.titles`): the document's own (metadata,
+first heading) else its file name made readable, never a line of body text.
+
+``.jsonl`` files are corpora in the format of the CLAPnq ``corpus.jsonl`` (one ``{"id", "title", "text"}``
+object a line) and give one document per line; every other type gives one document per file. Problems are
+reported as :class:`LoadProblem` and never stop a run.
 """
 
 from __future__ import annotations
@@ -12,12 +18,17 @@ import json
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from html.parser import HTMLParser
 from pathlib import Path
 
+from ingest.markup import html_to_text, markdown_to_text
 from ingest.models import Document
+from ingest.office import docx_text, pdf_text
+from ingest.titles import clip, file_title, plain_text_title
 
-TITLE_CHARS = 80
+__all__ = ["LOADABLE", "LoadProblem", "html_to_text", "load_path", "markdown_to_text", "file_doc_id"]
+
+# Changes whenever a loader would give other text for the same file: part of Indexer.recipe.
+LOADER_VERSION = "text-2"
 
 
 @dataclass(frozen=True)
@@ -37,103 +48,60 @@ def file_doc_id(root_name: str, relative: str) -> str:
     return f"{slugify(Path(relative).stem)}-{digest}"
 
 
-def title_from_text(text: str, fallback: str) -> str:
-    for line in text.splitlines():
-        line = line.strip().lstrip("#").strip()
-        if line:
-            if len(line) <= TITLE_CHARS:
-                return line
-            cut = line[:TITLE_CHARS].rsplit(" ", 1)[0]
-            return cut.rstrip(",;:") + "…"
-    return fallback
-
-
 def read_text(path: Path) -> str:
+    """A text file's text, line breaks made ``\n``."""
     raw = path.read_bytes()
     if b"\x00" in raw[:8192]:
         raise ValueError("looks like a binary file")
     try:
-        return raw.decode("utf-8-sig")
+        text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise ValueError(f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
-class _TextExtractor(HTMLParser):
-    SKIP = {"script", "style", "noscript", "template", "head", "svg"}
-    BLOCK = {
-        "p", "div", "br", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "table",
-        "section", "article", "header", "footer", "blockquote", "pre", "hr", "dd", "dt", "main",
-    }
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self.title = ""
-        self._skip = 0
-        self._in_title = False
-
-    def handle_starttag(self, tag: str, attrs: list) -> None:
-        if tag == "title":
-            self._in_title = True
-        elif tag in self.SKIP:
-            self._skip += 1
-        elif tag in self.BLOCK:
-            self.parts.append("\n")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "title":
-            self._in_title = False
-        elif tag in self.SKIP:
-            self._skip = max(0, self._skip - 1)
-        elif tag in self.BLOCK:
-            self.parts.append("\n")
-
-    def handle_data(self, data: str) -> None:
-        if self._in_title:
-            self.title += data
-        elif not self._skip:
-            self.parts.append(data)
-
-    def text(self) -> str:
-        lines = (re.sub(r"[ \t\r\f\v]+", " ", line).strip() for line in "".join(self.parts).split("\n"))
-        return "\n".join(line for line in lines if line)
+_MARKDOWN_DESCRIPTION = re.compile(r"^Description-Content-Type:[ \t]*text/markdown", re.M | re.I)
 
 
-def html_to_text(html: str) -> tuple[str, str]:
-    parser = _TextExtractor()
-    parser.feed(html)
-    parser.close()
-    return parser.title.strip(), parser.text()
+def package_metadata_text(text: str) -> str:
+    """A Python package's metadata (PKG-INFO, METADATA: ``Metadata-Version:`` header lines, a blank line, the long
+    description) whose description is Markdown: the header as it is, the description read as Markdown. Any
+    other text as it is."""
+    header, blank, body = text.partition("\n\n")
+    if not blank or not header.startswith("Metadata-Version:") or not _MARKDOWN_DESCRIPTION.search(header):
+        return text
+    description = markdown_to_text(body)[1]
+    return f"{header}\n\n{description}" if description else header
 
 
-def _pdf_text(path: Path) -> tuple[str, str]:
-    from pypdf import PdfReader
-
-    reader = PdfReader(str(path))
-    pages = [(page.extract_text() or "").strip() for page in reader.pages]
-    meta_title = ""
-    if reader.metadata and reader.metadata.title:
-        meta_title = str(reader.metadata.title).strip()
-    return meta_title, "\n\n".join(page for page in pages if page)
+MARKDOWN = {".md", ".markdown"}
+HTML = {".html", ".htm"}
 
 
 def _load_single(path: Path, root_name: str, relative: str, root: str) -> Iterator[Document]:
     suffix = path.suffix.lower()
     title = ""
-    if suffix in (".html", ".htm"):
+    pages: tuple[tuple[int, int], ...] = ()
+    if suffix in HTML:
         title, text = html_to_text(read_text(path))
+    elif suffix in MARKDOWN:
+        title, text = markdown_to_text(read_text(path))
     elif suffix == ".pdf":
-        title, text = _pdf_text(path)
+        title, text, pages = pdf_text(path)
+    elif suffix == ".docx":
+        title, text = docx_text(path)
     else:
-        text = read_text(path)
+        raw = read_text(path)
+        title, text = plain_text_title(raw), package_metadata_text(raw)
     if not text.strip():
         raise ValueError("no text in it")
     yield Document(
         id=file_doc_id(root_name, relative),
-        title=title or title_from_text(text, path.stem),
+        title=clip(title) if title else file_title(relative),
         source=relative,
         text=text,
         root=root,
+        pages=pages,
     )
 
 
@@ -168,7 +136,7 @@ def load_jsonl(path: Path, root: str, problems: list[LoadProblem]) -> Iterator[D
             )
 
 
-LOADABLE = {".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".jsonl"}
+LOADABLE = {".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx", ".jsonl"}
 
 
 def iter_files(root: Path) -> Iterator[Path]:

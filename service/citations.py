@@ -7,7 +7,8 @@ to the 1-based position of a passage given to the answerer, and returns:
   and the others renumbered 1, 2, 3... in order of first appearance;
 - one :class:`Citation` per distinct supporting span: the sentence of the cited passage that best supports the
   answer sentence carrying the marker (most of the answer sentence's words found in it), with its document id,
-  title, source, chunk id, character offsets in the document and the quoted text;
+  title, source, chunk id, character offsets in the document, the quoted text and, for a PDF, the page the
+  quote starts on (from the page starts its chunk carries: :meth:`ingest.models.Chunk.page_at`);
 - per answer sentence, the citations it carries and whether they support it: ``supported`` is true when at
   least one of its cited spans rates at least ``supported_at``. A sentence without a valid citation is never
   supported.
@@ -54,6 +55,7 @@ class Citation:
     start: int
     end: int
     quote: str
+    page: int | None = None  # 1-based page of a PDF the quote starts on; None for documents without pages
 
 
 @dataclass
@@ -144,6 +146,7 @@ def check_citations(answer: str, passages: Sequence[Chunk], rate: Rater | None =
                 citations.append(Citation(
                     n=numbers[key], doc_id=chunk.doc_id, title=chunk.title, source=chunk.source,
                     chunk_id=chunk.id, start=key[1], end=key[2], quote=chunk.text[start:end],
+                    page=chunk.page_at(key[1]),
                 ))
             if numbers[key] not in kept:
                 kept.append(numbers[key])
@@ -171,7 +174,7 @@ def cite_quotes(quotes: Sequence[Quote], passages: Sequence[Chunk]) -> CheckedAn
             numbers[key] = len(citations) + 1
             citations.append(Citation(
                 n=numbers[key], doc_id=chunk.doc_id, title=chunk.title, source=chunk.source, chunk_id=chunk.id,
-                start=key[1], end=key[2], quote=chunk.text[quote.start:quote.end],
+                start=key[1], end=key[2], quote=chunk.text[quote.start:quote.end], page=chunk.page_at(key[1]),
             ))
         said = MARKER.sub("", str(quote)).strip()
         sentences.append(AnswerSentence(text=said, citations=[numbers[key]], supported=True))

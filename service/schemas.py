@@ -43,6 +43,8 @@ class CitationOut(BaseModel):
     start: int = Field(description="Offset in the document's text where the quoted span begins.")
     end: int = Field(description="Offset in the document's text where the quoted span ends.")
     quote: str = Field(description="document.text[start:end]")
+    page: int | None = Field(default=None, description="The 1-based page of a PDF the quote starts on; null for "
+                                                       "documents without pages.")
 
     @classmethod
     def of(cls, citation: Citation) -> CitationOut:

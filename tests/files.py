@@ -2,21 +2,34 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 
-def tiny_pdf(lines: list[str]) -> bytes:
-    """A valid one-page PDF showing ``lines`` in Helvetica (pypdf extracts them back)."""
-    text_ops = "BT /F1 12 Tf 72 720 Td 14 TL " + " ".join(
-        "(" + line.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)") + ") Tj T*" for line in lines
-    ) + " ET"
-    stream = text_ops.encode("latin-1")
+
+def _pdf_string(text: str) -> str:
+    return "(" + text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)") + ")"
+
+
+def pdf_pages(pages: list[list[str]], title: str | None = None) -> bytes:
+    """A valid PDF with one page per item of ``pages``, each showing its lines in Helvetica (pypdf extracts them
+    back), and ``title`` in its document information when given."""
+    count = len(pages)
+    font = 3 + 2 * count  # objects: 1 catalog, 2 pages, then a page and its contents per page, the font, the info
+    kids = " ".join(f"{3 + 2 * i} 0 R" for i in range(count))
     objects = [
         b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
-        b"/Resources << /Font << /F1 5 0 R >> >> >>",
-        b"<< /Length " + str(len(stream)).encode() + b" >>\nstream\n" + stream + b"\nendstream",
-        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+        f"<< /Type /Pages /Kids [{kids}] /Count {count} >>".encode(),
     ]
+    for i, lines in enumerate(pages):
+        text_ops = "BT /F1 12 Tf 72 720 Td 14 TL " + " ".join(f"{_pdf_string(line)} Tj T*" for line in lines) + " ET"
+        stream = text_ops.encode("latin-1")
+        objects.append(f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents {4 + 2 * i} 0 R "
+                       f"/Resources << /Font << /F1 {font} 0 R >> >> >>".encode())
+        objects.append(b"<< /Length " + str(len(stream)).encode() + b" >>\nstream\n" + stream + b"\nendstream")
+    objects.append(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")
+    info = ""
+    if title is not None:
+        objects.append(f"<< /Title {_pdf_string(title)} >>".encode("latin-1"))
+        info = f" /Info {len(objects)} 0 R"
     out = bytearray(b"%PDF-1.4\n")
     offsets = []
     for number, body in enumerate(objects, start=1):
@@ -25,5 +38,34 @@ def tiny_pdf(lines: list[str]) -> bytes:
     xref = len(out)
     out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
     out += b"".join(f"{offset:010d} 00000 n \n".encode() for offset in offsets)
-    out += f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
+    out += f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R{info} >>\nstartxref\n{xref}\n%%EOF\n".encode()
     return bytes(out)
+
+
+def tiny_pdf(lines: list[str]) -> bytes:
+    """A valid one-page PDF showing ``lines`` in Helvetica (pypdf extracts them back)."""
+    return pdf_pages([lines])
+
+
+def write_docx(path: Path, title: str | None = None) -> Path:
+    """A small Word file, written by python-docx as Word would: a Title, headings, a paragraph, bullet and
+    numbered lists and a table."""
+    import docx
+
+    document = docx.Document()
+    if title is not None:
+        document.core_properties.title = title
+    document.add_paragraph("Keeping Bees in Small Gardens", style="Title")
+    document.add_heading("Where hives go", level=1)
+    document.add_paragraph("A hive needs morning sun and shelter from the wind. Most keepers face the entrance "
+                           "south-east, about 2.5 m from a path.")
+    document.add_paragraph("Water within 50 m", style="List Bullet")
+    document.add_paragraph("Flowers from March to October", style="List Bullet")
+    document.add_heading("First season", level=1)
+    document.add_paragraph("Order a nucleus colony in winter", style="List Number")
+    document.add_paragraph("Inspect the brood every 9 days", style="List Number")
+    table = document.add_table(rows=2, cols=2)
+    for (row, col), text in {(0, 0): "Month", (0, 1): "Task", (1, 0): "April", (1, 1): "Add a super"}.items():
+        table.cell(row, col).text = text
+    document.save(str(path))
+    return path

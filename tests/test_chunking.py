@@ -4,8 +4,9 @@ import pytest
 
 from ingest.chunking import chunk_document, chunk_spans, split_sentences
 from ingest.embedding import SentenceTransformerEmbedder
-from ingest.models import Document
+from ingest.models import Document, page_at, pages_within
 from tests.conftest import SEEDS
+from tests.sentence_cases import CASES
 
 
 @pytest.fixture(scope="module")
@@ -19,13 +20,13 @@ def words(text: str) -> list[int]:
 
 
 def test_sentences_keep_offsets_and_skip_abbreviations() -> None:
-    text = "Dr. Smith went to the U.S. Civil War museum. It was closed!  Then he left.\nA new line"
+    text = "Dr. Smith went to the U.S. Civil War museum. It was closed!  Then he left.\n\nA new paragraph"
     spans = split_sentences(text)
     assert [text[a:b] for a, b in spans] == [
         "Dr. Smith went to the U.S. Civil War museum.",
         "It was closed!",
         "Then he left.",
-        "A new line",
+        "A new paragraph",
     ]
 
 
@@ -78,3 +79,93 @@ def test_every_clapnq_like_chunk_fits(count: object) -> None:
     chunks = chunk_document(doc, count, max_tokens=254)  # type: ignore[arg-type]
     assert len(chunks) > 1
     assert max(count([c.text for c in chunks])) <= 254  # type: ignore[operator]
+
+
+@pytest.mark.parametrize("name, text, expected", CASES, ids=[case[0] for case in CASES])
+def test_sentences_as_a_reader_sees_them(name: str, text: str, expected: list[str]) -> None:
+    spans = split_sentences(text)
+    assert [text[a:b] for a, b in spans] == expected
+    for a, b in spans:  # exact spans, no surrounding whitespace
+        assert text[a:b] == text[a:b].strip()
+
+
+def test_a_single_line_break_does_not_end_a_sentence_but_structure_does() -> None:
+    text = (
+        "Users and groups\n\n"
+        "Mailboxes in /var/mail are owned and\ngroup mail. Version 3.10+ of the\nPython tools reads them.\n"
+        "Steps:\n- Install the package\n  from Debian\n* Run update-passwd\n3) Reboot\n"
+        "## Notes\n"
+        "Contact root@example.org, see https://wiki.debian.org/UsersAndGroups. Done."
+    )
+    assert [text[a:b] for a, b in split_sentences(text)] == [
+        "Users and groups",
+        "Mailboxes in /var/mail are owned and\ngroup mail.",
+        "Version 3.10+ of the\nPython tools reads them.",
+        "Steps:",
+        "Install the package\n  from Debian",
+        "Run update-passwd",
+        "Reboot",
+        "Notes",
+        "Contact root@example.org, see https://wiki.debian.org/UsersAndGroups.",
+        "Done.",
+    ]
+
+
+def test_separator_lines_are_no_sentences() -> None:
+    text = "Part one.\n\n* * *\n\n-----\nPart two."
+    assert [text[a:b] for a, b in split_sentences(text)] == ["Part one.", "Part two."]
+    assert split_sentences(" ---\n") == [(1, 4)]  # nothing else: kept rather than lost
+
+
+def test_list_markers_between_sentences_count_toward_the_window() -> None:
+    text = "\n".join(f"- item {i}" for i in range(12))
+    limit = 6
+    spans = chunk_spans(text, lambda texts: [len(t.split()) for t in texts], max_tokens=limit)
+    assert all(len(text[a:b].split()) <= limit for a, b in spans)  # "-" markers counted too
+    assert len(spans) == 6
+
+
+def test_a_chunk_splits_into_the_same_sentences_as_its_document() -> None:
+    # hard-wrapped lines where a sentence starts mid-line and the rest of that line would read as a heading on
+    # its own ("The Debian" above "Project ships it."), and an indented "# comment" that would be a heading
+    # without its indentation: no chunk starts there
+    paragraph = ("Each user has one group of the same name and id. The Debian\nProject ships a list of these "
+                 "ids, and the\ntool keeps them in sync. The\nAdministrator adds users by hand.\n\n"
+                 "    def add():\n        # Register the user\n        adduser bob\n\n")
+    text = paragraph * 6
+    count = lambda texts: [len(t.split()) for t in texts]  # noqa: E731
+    doc = Document(id="d", title="t", source="s.txt", text=text)
+    for limit in range(32, 80):  # chunks of two sentences or more (the longest is 16 words)
+        for chunk in chunk_document(doc, count, max_tokens=limit):
+            inside = [(a - chunk.start, b - chunk.start) for a, b in split_sentences(text)
+                      if chunk.start <= a and b <= chunk.end]
+            assert split_sentences(chunk.text) == inside, (limit, chunk.text)
+
+
+def test_chunks_carry_the_pages_they_span() -> None:
+    pages = ((1, 0), (2, 40), (4, 90))  # page 3 had no text
+    assert pages_within(pages, 0, 30) == "1@0"
+    assert pages_within(pages, 10, 60) == "1@0 2@40"
+    assert pages_within(pages, 40, 100) == "2@40 4@90"
+    assert pages_within(pages, 95, 120) == "4@90"
+    assert pages_within((), 0, 10) == ""
+    assert [page_at("1@0 2@40", offset) for offset in (0, 39, 40, 80)] == [1, 1, 2, 2]
+    assert page_at("4@90", 95) == 4 and page_at("", 5) is None and page_at("bad", 5) is None
+
+
+def test_the_recipe_names_the_text_and_sentence_versions() -> None:
+    from types import SimpleNamespace
+
+    from ingest.chunking import SPLITTER_VERSION
+    from ingest.indexing import Indexer
+    from ingest.loaders import LOADER_VERSION
+
+    indexer = Indexer(store=None, embedder=SimpleNamespace(name="enc"), max_tokens=200)  # type: ignore[arg-type]
+    assert indexer.recipe.endswith(f"; {LOADER_VERSION}; {SPLITTER_VERSION}")
+    assert "sentences-1" not in indexer.recipe  # documents chunked the old way count as changed
+
+
+def test_a_stop_at_the_end_of_a_line_ends_the_sentence_unless_the_next_line_goes_on_in_lower_case() -> None:
+    text = "The storm came.\n<b>Bold</b> line.\nSee e.g.\nthe log. Then 🌊 waves."
+    assert [text[a:b] for a, b in split_sentences(text)] == [
+        "The storm came.", "<b>Bold</b> line.", "See e.g.\nthe log.", "Then 🌊 waves."]

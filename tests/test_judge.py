@@ -130,7 +130,8 @@ def test_http_refusal_has_closest_and_no_citations(tmp_path: Path, seeded_settin
         body = httpx.post(f"{server.url}/ask", json={"question": SEED_QUESTION}, timeout=60).json()
     assert body["refused"] is True and body["citations"] == []
     closest = body["closest"]
-    assert set(closest) == {"n", "doc_id", "title", "source", "chunk_id", "start", "end", "quote", "probability"}
+    assert set(closest) == {"n", "doc_id", "title", "source", "chunk_id", "start", "end", "quote", "page",
+                            "probability"}
     assert 0 <= closest["probability"] <= 1 and 0 <= body["confidence"] <= 1 and closest["quote"]
 
 
