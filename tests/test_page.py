@@ -6,6 +6,7 @@ Screenshots go to ``test-output/page/`` (CITEQA_TEST_OUTPUT overrides the folder
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Iterator
@@ -32,6 +33,9 @@ PAYLOAD_DOC = (
     "The harbour master <b onmouseover=\"window.__pwned='hover'\">kept</b> a log of every ship that sank nearby.\n"
 )
 PAYLOAD_QUESTION = "When did the keeper of the Velmora lighthouse paint the tower red?"
+
+RIVER = "The river Quill floods every spring. Farmers along the Quill plant barley after the flood recedes.\n"
+RIVER_QUESTION = "When does the river Quill flood?"
 
 
 @pytest.fixture(scope="session")
@@ -288,7 +292,43 @@ def test_narrow_screen(browser: Browser, live_server: LiveServer, output_dir: Pa
     page.screenshot(path=str(output_dir / "narrow-source.png"))
     page.locator("#close-source").tap()
     expect(page.locator("#question")).to_be_in_viewport()
+
+    # the documents open over the conversation, at the phone's width, and close again
+    page.locator("#toggle-documents").tap()
+    panel = page.locator("#documents-panel")
+    expect(panel).to_be_visible()
+    expect(page.locator("#document-list .doc")).to_have_count(1)
+    expect(page.locator("#choose-files")).to_be_in_viewport()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 380
+    box = panel.bounding_box()
+    assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 380
+    page.screenshot(path=str(output_dir / "narrow-documents.png"))
+    # the panel covers the page: what is under it is out of reach until it closes
+    assert page.evaluate("[...document.querySelectorAll('.topbar, #chat')].every(node => node.inert)")
+    page.locator("#close-documents").tap()
+    expect(panel).to_be_hidden()
+    expect(page.locator("#toggle-documents")).to_be_focused()
+    assert page.evaluate("[...document.querySelectorAll('.topbar, #chat')].every(node => !node.inert)")
+    page.screenshot(path=str(output_dir / "narrow-topbar.png"))
     assert watch.problems == []
+
+
+def test_no_keyboard_hint_on_a_touch_screen(browser: Browser, live_server: LiveServer) -> None:
+    desk, _ = open_page(browser, live_server)
+    expect(desk.locator("#composer-hint")).to_be_visible()
+    expect(desk.locator("#question")).to_have_accessible_description(re.compile("Enter to send"))
+    expect(desk.locator("#library-summary")).to_contain_text("drop files anywhere on this page")
+
+    for context in ({"has_touch": True, "is_mobile": True, "viewport": {"width": 380, "height": 760}},
+                    {"has_touch": True, "is_mobile": True}):
+        page, watch = open_page(browser, live_server, **context)
+        expect(page.locator("#library-summary")).to_contain_text("1 document is indexed")
+        expect(page.locator("#composer-hint")).to_be_hidden()
+        expect(page.locator("#question")).to_have_accessible_description("")
+        # no dragging on a phone: the empty state says how to add documents there
+        expect(page.locator("#library-summary")).not_to_contain_text("drop")
+        expect(page.locator("#scope-text")).to_be_visible()
+        assert watch.problems == []
 
 
 def test_errors_are_readable_and_the_page_keeps_working(browser: Browser, live_server: LiveServer,
@@ -302,6 +342,8 @@ def test_errors_are_readable_and_the_page_keeps_working(browser: Browser, live_s
     # 4xx: the service's own message
     ask(page, "x" * 2001)
     expect(errors.nth(0)).to_have_text(re.compile("The question is longer than 2000 characters"))
+    # the question is back in the box, to be shortened and sent again
+    expect(page.locator("#question")).to_have_value("x" * 2001)
 
     # 5xx
     def store_down(*args: Any, **kwargs: Any) -> Any:
@@ -311,6 +353,7 @@ def test_errors_are_readable_and_the_page_keeps_working(browser: Browser, live_s
     monkeypatch.setattr(parts.store, "query_ids", store_down)  # what the retriever's dense query calls
     ask(page, SEED_QUESTION)
     expect(errors.nth(1)).to_have_text(re.compile(r"document store is unavailable.*\(HTTP 503\)"))
+    expect(page.locator("#question")).to_have_value(SEED_QUESTION)
     monkeypatch.undo()
 
     # a failure in the middle of a stream: the partial text stays, marked incomplete, with the error
@@ -325,9 +368,26 @@ def test_errors_are_readable_and_the_page_keeps_working(browser: Browser, live_s
     expect(turn.locator(".error-box")).to_contain_text("Something went wrong on our side.")
     monkeypatch.undo()
 
-    # "Try again" asks the same question again, now successfully
+    # "Try again" sends the question the box shows, now successfully; the box empties as for any question sent
+    box = page.locator("#question")
+    expect(box).to_have_value(SEED_QUESTION)
     turn.get_by_role("button", name="Try again").click()
     expect(page.locator(".turn-answer .answer-text .chip").first).to_be_visible()
+    expect(page.locator(".turn-user .bubble").last).to_have_text(SEED_QUESTION)
+    expect(box).to_have_value("")
+
+    # a question typed while the failing one was answered is not overwritten by it
+    held: list[Any] = []
+    page.route(re.compile(r"/chat$"), lambda route: held.append(route))
+    box.fill("y" * 2001)
+    box.press("Enter")
+    while not held:
+        page.wait_for_timeout(50)
+    box.fill("a new question, half typed")
+    held[0].continue_()
+    expect(page.locator(".turn-answer").last.locator(".error-box")).to_contain_text("longer than 2000 characters")
+    expect(box).to_have_value("a new question, half typed")
+    page.unroute(re.compile(r"/chat$"))
 
     # the server goes away
     live_server.__exit__(None, None, None)
@@ -374,3 +434,290 @@ def test_document_payloads_are_shown_as_text_and_run_nothing(browser: Browser, l
     assert page.locator("#conversation img, #source-panel img, #conversation script, #source-panel script, "
                         "#conversation b, #source-panel b").count() == 0
     assert watch.dialogs == [] and watch.problems == []
+
+
+def two_page_pdf(pages: list[str]) -> bytes:
+    """A valid PDF with one line of Helvetica text on each page (pypdf extracts them back)."""
+    count = len(pages)
+    kids = " ".join(f"{3 + 2 * i} 0 R" for i in range(count))
+    objects = [b"<< /Type /Catalog /Pages 2 0 R >>", f"<< /Type /Pages /Kids [{kids}] /Count {count} >>".encode()]
+    font = 3 + 2 * count
+    for i, line in enumerate(pages):
+        stream = f"BT /F1 12 Tf 72 720 Td ({line}) Tj ET".encode("latin-1")
+        objects.append(f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents {4 + 2 * i} 0 R "
+                       f"/Resources << /Font << /F1 {font} 0 R >> >> >>".encode())
+        objects.append(b"<< /Length " + str(len(stream)).encode() + b" >>\nstream\n" + stream + b"\nendstream")
+    objects.append(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += f"{number} 0 obj\n".encode() + body + b"\nendobj\n"
+    xref = len(out)
+    out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
+    out += b"".join(f"{offset:010d} 00000 n \n".encode() for offset in offsets)
+    out += f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
+    return bytes(out)
+
+
+def drop_files(page: Page, files: dict[str, str], target: str = "#scroller") -> None:
+    """Drag files from the desktop onto ``target``: dragenter, dragover and drop carrying a DataTransfer."""
+    transfer = page.evaluate_handle("""files => {
+        const transfer = new DataTransfer();
+        for (const [name, text] of Object.entries(files)) {
+            transfer.items.add(new File([text], name, { type: "text/plain" }));
+        }
+        return transfer;
+    }""", files)
+    for kind in ("dragenter", "dragover"):
+        page.dispatch_event(target, kind, {"dataTransfer": transfer})
+    expect(page.locator("#drop-overlay")).to_be_visible()
+    page.dispatch_event(target, "drop", {"dataTransfer": transfer})
+    expect(page.locator("#drop-overlay")).to_be_hidden()
+
+
+def doc_row(page: Page, title: str) -> Any:
+    return page.locator("#document-list .doc").filter(has=page.locator(".doc-title", has_text=title))
+
+
+def result_row(page: Page, file: str) -> Any:
+    return page.locator("#upload-results .upload-batch").first.locator(".result").filter(
+        has=page.locator(".result-file", has_text=file))
+
+
+def test_documents_upload_by_drop_ask_restrict_and_delete(browser: Browser, live_server: LiveServer,
+                                                          output_dir: Path) -> None:
+    page, watch = open_page(browser, live_server, viewport={"width": 1280, "height": 800})
+    seed = httpx.get(f"{live_server.url}/documents").json()[0]
+    expect(page.locator("#library-summary")).to_have_text(re.compile(
+        r"^1 document is indexed\. To add more, drop files anywhere on this page or choose them"))
+    expect(page.locator("#scope-text")).to_have_text("Asking about the one indexed document")
+
+    # the panel: a real button that says whether it is open; the focus goes to its heading
+    toggle = page.get_by_role("button", name=re.compile("^Documents"))
+    expect(toggle).to_have_attribute("aria-expanded", "false")
+    toggle.click()
+    expect(toggle).to_have_attribute("aria-expanded", "true")
+    expect(page.locator("#documents-title")).to_be_focused()
+    row = doc_row(page, seed["title"])
+    expect(row.locator(".doc-meta")).to_have_text(f"{seed['source']} · {seed['chunks']} chunks")
+    page.keyboard.press("Escape")
+    expect(page.locator("#documents-panel")).to_be_hidden()
+    expect(toggle).to_be_focused()
+
+    # drop a text file and a file no loader reads onto the conversation: one added, one refused and why
+    drop_files(page, {"quill.txt": RIVER, "tool.exe": "MZ"})
+    expect(page.locator("#documents-panel")).to_be_visible()
+    added = result_row(page, "quill.txt")
+    expect(added.locator(".result-status")).to_have_text("added")
+    expect(added.locator(".result-detail")).to_have_text("1 chunk")
+    refused = result_row(page, "tool.exe")
+    expect(refused.locator(".result-status")).to_have_text("refused")
+    expect(refused.locator(".result-detail")).to_have_text(re.compile(r"Unsupported file type '\.exe'"))
+    expect(page.locator("#status")).to_contain_text("quill.txt: added.")
+    expect(page.locator("#status")).to_contain_text("tool.exe: refused, Unsupported file type")
+    river = next(d for d in httpx.get(f"{live_server.url}/documents").json() if d["source"] == "quill.txt")
+    expect(doc_row(page, river["title"])).to_have_count(1)
+    expect(page.locator("#document-list .doc")).to_have_count(2)
+    expect(page.locator("#library-summary")).to_contain_text("2 documents are indexed")
+    expect(page.locator("#scope-text")).to_have_text("Asking about all 2 documents")
+    page.screenshot(path=str(output_dir / "documents-uploaded.png"))
+
+    # ask about it: the answer cites the new document
+    ask(page, RIVER_QUESTION)
+    expected = api_answer(live_server, [{"role": "user", "content": RIVER_QUESTION}])
+    assert expected["refused"] is False and {c["doc_id"] for c in expected["citations"]} == {river["id"]}
+    answer = page.locator(".turn-answer").last
+    expect(answer.locator(".answer-text")).to_have_text(shown(expected["answer"]))
+    expect(answer.locator(".cite-title").first).to_have_text(river["title"])
+    expect(answer.locator(".asked-in")).to_be_hidden()
+
+    # choose only that document: untick "All documents", tick it
+    all_docs = page.get_by_role("checkbox", name=re.compile("^All documents"))
+    all_docs.uncheck()
+    expect(page.locator("#scope-text")).to_have_text("No document chosen: choose at least one")
+    # nothing chosen: nothing is asked, the question stays in the box
+    before = page.locator(".turn-answer").count()
+    page.locator("#question").fill(SEED_QUESTION)
+    page.locator("#question").press("Enter")
+    expect(all_docs).to_be_focused()
+    expect(page.locator(".turn-answer")).to_have_count(before)
+    expect(page.locator("#question")).to_have_value(SEED_QUESTION)
+
+    doc_row(page, river["title"]).get_by_role("checkbox").check()
+    expect(all_docs).not_to_be_checked()
+    assert all_docs.evaluate("node => node.indeterminate") is True
+    expect(doc_row(page, seed["title"]).get_by_role("checkbox")).not_to_be_checked()
+    expect(page.locator("#scope-text")).to_have_text(f"Asking about one document: {river['title']}")
+
+    # the seed article's question, asked only of the new document: the seed article is not searched
+    with page.expect_request(re.compile(r"/chat$")) as sent:
+        ask(page, SEED_QUESTION)
+    assert json.loads(sent.value.post_data or "{}")["documents"] == [river["id"]]
+    restricted = httpx.post(f"{live_server.url}/chat", json={
+        "messages": [{"role": "user", "content": RIVER_QUESTION}, {"role": "assistant", "content": expected["answer"]},
+                     {"role": "user", "content": SEED_QUESTION}], "documents": [river["id"]]}, timeout=60).json()
+    assert seed["id"] not in {c["doc_id"] for c in restricted["citations"]}
+    answer = page.locator(".turn-answer").last
+    expect(answer.locator(".asked-in")).to_have_text(f"Asked about one document: {river['title']}")
+    expect(answer.locator(".answer-text")).to_have_text(shown(restricted["answer"]))
+    expect(answer.locator(".cite-title", has_text=seed["title"])).to_have_count(0)
+
+    # delete it: a confirmation first; "Keep it" keeps it and gives the focus back
+    delete = doc_row(page, river["title"]).get_by_role("button", name=f"Delete {river['title']}")
+    delete.click()
+    dialog = page.get_by_role("dialog", name="Delete this document?")
+    expect(dialog).to_be_visible()
+    expect(dialog).to_contain_text(river["title"])
+    expect(dialog.get_by_role("button", name="Keep it")).to_be_focused()
+    page.screenshot(path=str(output_dir / "documents-confirm-delete.png"))
+    dialog.get_by_role("button", name="Keep it").click()
+    expect(dialog).to_be_hidden()
+    expect(delete).to_be_focused()
+    expect(page.locator("#document-list .doc")).to_have_count(2)
+    # Escape is "keep it" too
+    delete.click()
+    expect(dialog).to_be_visible()
+    page.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+    expect(page.locator("#documents-panel")).to_be_visible()
+    expect(page.locator("#document-list .doc")).to_have_count(2)
+
+    delete.click()
+    dialog.get_by_role("button", name="Delete").click()
+    expect(doc_row(page, river["title"])).to_have_count(0)
+    expect(page.locator("#document-list .doc")).to_have_count(1)
+    expect(page.locator("#status")).to_contain_text(f"Deleted {river['title']}.")
+    assert [d["id"] for d in httpx.get(f"{live_server.url}/documents").json()] == [seed["id"]]
+    # the only chosen document is gone: questions are asked about all documents again
+    expect(all_docs).to_be_checked()
+    expect(page.locator("#scope-text")).to_have_text("Asking about the one indexed document")
+    # the focus moves to the neighbouring document's Delete button
+    expect(doc_row(page, seed["title"]).get_by_role("button", name=re.compile("^Delete"))).to_be_focused()
+
+    with page.expect_request(re.compile(r"/chat$")) as sent:
+        ask(page, RIVER_QUESTION)
+    assert "documents" not in json.loads(sent.value.post_data or "{}")
+    expect(page.locator(".turn-answer").last.locator(".cite-title", has_text=river["title"])).to_have_count(0)
+
+    assert watch.problems == [] and watch.dialogs == []
+    assert all(url.startswith(live_server.url) or url.startswith("data:") for url in watch.requests), watch.requests
+
+
+@pytest.fixture
+def empty_server(settings: Any, embedder: Any) -> Iterator[LiveServer]:
+    from service.app import create_app
+    from tests.conftest import make_parts
+
+    with LiveServer(create_app(settings, make_parts(settings, embedder))) as server:
+        yield server
+
+
+def test_empty_store_says_so_and_the_file_picker_adds(browser: Browser, empty_server: LiveServer,
+                                                     tmp_path: Path, output_dir: Path) -> None:
+    page, watch = open_page(browser, empty_server, viewport={"width": 1280, "height": 800})
+    expect(page.locator("#library-summary")).to_have_text(re.compile(
+        r"^No documents are indexed yet\. To add some, drop files anywhere on this page or choose them with Add "
+        r"documents \(\.txt, [.a-z, ]+\)\.$"))
+    expect(page.locator("#scope-text")).to_have_text("No documents indexed yet")
+    expect(page.locator("#documents-count")).to_have_text(" (0)")
+    page.screenshot(path=str(output_dir / "empty-state.png"))
+
+    river = tmp_path / "quill.txt"
+    river.write_text(RIVER, encoding="utf-8")
+    # "Add documents" opens the panel and the file picker
+    with page.expect_file_chooser() as chooser:
+        page.get_by_role("button", name="Add documents…").click()
+    assert chooser.value.is_multiple()
+    chooser.value.set_files(str(river))
+    expect(result_row(page, "quill.txt").locator(".result-status")).to_have_text("added")
+    expect(page.locator("#library-summary")).to_have_text(re.compile(r"^1 document is indexed\. To add more"))
+    expect(page.locator("#documents-count")).to_have_text(" (1)")
+
+    # the same file again: unchanged
+    page.locator("#file-input").set_input_files(str(river))
+    expect(page.locator("#upload-results .upload-batch")).to_have_count(2)
+    expect(result_row(page, "quill.txt").locator(".result-status")).to_have_text("unchanged")
+
+    # a batch where no file is good is an error response: each file is still shown refused, with its reason
+    empty = tmp_path / "empty.txt"
+    empty.write_text("  \n ", encoding="utf-8")
+    tool = tmp_path / "tool.exe"
+    tool.write_bytes(b"MZ")
+    page.locator("#file-input").set_input_files([str(empty), str(tool)])
+    expect(page.locator("#upload-results .upload-batch")).to_have_count(3)
+    batch = page.locator("#upload-results .upload-batch").first
+    expect(batch.locator(".batch-head")).to_have_text("Nothing was added.")
+    expect(result_row(page, "empty.txt").locator(".result-detail")).to_have_text("The file has no text.")
+    expect(result_row(page, "tool.exe").locator(".result-detail")).to_have_text(
+        re.compile(r"^Unsupported file type '\.exe'; supported: .*\.txt\.$"))
+    expect(page.locator("#document-list .doc")).to_have_count(1)
+
+    ask(page, RIVER_QUESTION)
+    expect(page.locator(".turn-answer .cite-title").first).to_have_text(re.compile("river Quill|quill", re.I))
+    assert watch.problems == [] and watch.dialogs == []
+
+
+def test_a_pdf_citation_shows_its_page(browser: Browser, empty_server: LiveServer, tmp_path: Path,
+                                        output_dir: Path) -> None:
+    memo = tmp_path / "depot-memo.pdf"
+    memo.write_bytes(two_page_pdf(["The depot memo lists the opening hours of the Harlow depot.",
+                                   "The Harlow depot closes at noon on Fridays for the weekly stock count."]))
+    page, watch = open_page(browser, empty_server, viewport={"width": 1280, "height": 800})
+    page.get_by_role("button", name=re.compile("^Documents")).click()
+    page.locator("#file-input").set_input_files(str(memo))
+    expect(result_row(page, "depot-memo.pdf").locator(".result-status")).to_have_text("added")
+
+    question = "When does the Harlow depot close on Fridays?"
+    ask(page, question)
+    expected = api_answer(empty_server, [{"role": "user", "content": question}])
+    assert expected["refused"] is False, expected
+    citation = next(c for c in expected["citations"] if "noon" in c["quote"])
+    assert citation["page"] == 2, expected
+    n = citation["n"]
+    answer = page.locator(".turn-answer").last
+    item = answer.locator(".cite-list .cite").nth(n - 1)
+    expect(item.locator(".cite-title")).to_have_text(f"{citation['title']} p. 2")
+    expect(item.locator(".cite-page")).to_have_text("p. 2")
+    # every chip of a PDF's citation names its page too
+    for other in expected["citations"]:
+        label = f", p. {other['page']}" if other.get("page") else ""
+        expect(answer.locator(".cite-list .chip").nth(other["n"] - 1)).to_have_accessible_name(
+            f"Source {other['n']}: {other['title']}{label}")
+    chip = item.locator(".chip")
+    chip.click()
+    expect(page.locator("#source-meta")).to_have_text(f"depot-memo.pdf · p. 2 · source {n}")
+    expect(page.locator("#source-panel mark.cited")).to_have_text(citation["quote"])
+    page.screenshot(path=str(output_dir / "pdf-page-citation.png"))
+    assert watch.problems == []
+
+
+def test_a_long_document_list_is_filtered_and_shown_as_text(browser: Browser, live_server: LiveServer) -> None:
+    docs = [{"id": f"doc-{i:03d}", "title": f"Report {i:03d} <img src=x onerror=\"window.__pwned=1\">",
+             "source": f"report-{i:03d}.md", "chunks": i % 7 + 1} for i in range(250)]
+    page = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+    watch = Watch(page)
+    page.route(re.compile(r"/documents$"), lambda route: route.fulfill(json=docs) if route.request.method == "GET"
+               else route.continue_())
+    page.goto(live_server.url + "/")
+    expect(page.locator("#library-summary")).to_contain_text("250 documents are indexed")
+    page.locator("#toggle-documents").click()
+    expect(page.locator("#document-list .doc")).to_have_count(200)
+    expect(page.locator("#documents-note")).to_have_text("Showing 200 of 250; filter to find the others.")
+    expect(page.locator("#document-list .doc-title").first).to_have_text(docs[0]["title"])
+    assert page.locator("#documents-panel img").count() == 0
+
+    page.get_by_role("searchbox", name="Filter the documents").fill("report-24")
+    expect(page.locator("#document-list .doc")).to_have_count(10)
+    expect(page.locator("#documents-note")).to_be_hidden()
+    # the choice is kept across filtering: untick one, filter it out and back
+    row = page.locator("#document-list .doc").first
+    expect(row.locator(".doc-meta")).to_have_text("report-240.md · 3 chunks")
+    row.get_by_role("checkbox").uncheck()
+    expect(page.locator("#scope-text")).to_have_text("Asking about 249 of 250 documents")
+    page.get_by_role("searchbox", name="Filter the documents").fill("nothing like it")
+    expect(page.locator("#documents-note")).to_have_text("No document matches “nothing like it”.")
+    page.get_by_role("searchbox", name="Filter the documents").fill("report-240")
+    expect(page.locator("#document-list .doc-check")).not_to_be_checked()
+    assert page.evaluate("window.__pwned") is None
+    assert watch.problems == []
