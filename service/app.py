@@ -1,19 +1,25 @@
-"""The app factory: ``create_app(settings)`` builds the FastAPI app; its lifespan builds the parts once."""
+"""The app factory: ``create_app(settings)`` builds the FastAPI app; its lifespan builds the parts once.
+
+The API's docs (``/docs``, Swagger UI; ``/redoc``) load nothing from the internet: their scripts and styles are
+the files the pinned ``fastapi-offline`` package ships, served by the app under ``/docs/assets/``, and the pages
+carry no inline script, under a Content-Security-Policy that allows only the app's own.
+"""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from importlib.resources import files
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from service import components, observability, security
-from service.errors import CiteqaError
+from service.errors import CiteqaError, NotFound
 from service.routes import ask, chat, documents, health, metrics, openai_compat, page, upload
 from service.settings import Settings
 
@@ -39,15 +45,105 @@ def create_app(settings: Settings, parts: components.Components | None = None) -
         yield
         built.pipeline.observers.remove(app_metrics.observe_answer)
 
-    app = FastAPI(title="citeqa", version="0.1.0", lifespan=lifespan,
+    app = FastAPI(title="citeqa", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Answers with citations that resolve to a document, a chunk and a character span.")
     app.state.settings = settings
     app.state.metrics = app_metrics = observability.Metrics()
     for module in (ask, chat, documents, health, metrics, openai_compat, page, upload):
         app.include_router(module.router)
+    install_docs(app)
     install_error_handlers(app)
     install_middleware(app, settings, app_metrics)
     return app
+
+
+DOCS_ASSETS = files("fastapi_offline") / "static"
+DOCS_FILES = {"swagger-ui-bundle.js": "text/javascript", "swagger-ui.css": "text/css",
+              "redoc.standalone.js": "text/javascript", "favicon.png": "image/png"}
+DOCS_HEADERS = {
+    # Swagger UI and ReDoc set element styles from script, hence 'unsafe-inline' for styles only
+    "Content-Security-Policy": (
+        "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; connect-src 'self'; "
+        "img-src 'self' data:; font-src 'self' data:; worker-src 'self' blob:; base-uri 'none'; "
+        "form-action 'none'; frame-ancestors 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+SWAGGER_PAGE = """<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title} - API docs</title>
+<link rel="stylesheet" href="{root}/docs/assets/swagger-ui.css">
+<link rel="icon" href="{root}/docs/assets/favicon.png">
+</head>
+<body>
+<div id="swagger-ui"></div>
+<script src="{root}/docs/assets/swagger-ui-bundle.js"></script>
+<script src="{root}/docs/assets/swagger-init.js"></script>
+</body>
+</html>
+"""
+SWAGGER_INIT = """window.ui = SwaggerUIBundle({{
+  url: {openapi},
+  dom_id: "#swagger-ui",
+  layout: "BaseLayout",
+  deepLinking: true,
+  showExtensions: true,
+  showCommonExtensions: true,
+  presets: [SwaggerUIBundle.presets.apis, SwaggerUIBundle.SwaggerUIStandalonePreset],
+}});
+"""
+REDOC_PAGE = """<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title} - API reference</title>
+<link rel="icon" href="{root}/docs/assets/favicon.png">
+</head>
+<body>
+<redoc spec-url="{root}{openapi}"></redoc>
+<script src="{root}/docs/assets/redoc.standalone.js"></script>
+</body>
+</html>
+"""
+
+
+def install_docs(app: FastAPI) -> None:
+    """``/docs`` (Swagger UI) and ``/redoc``, served with their assets by the app itself (module docstring)."""
+    import html
+    import json
+
+    def root(request: Request) -> str:
+        return str(request.scope.get("root_path", "")).rstrip("/")
+
+    @app.get("/docs", include_in_schema=False)
+    def swagger_ui(request: Request) -> HTMLResponse:
+        page = SWAGGER_PAGE.format(title=html.escape(app.title), root=html.escape(root(request)))
+        return HTMLResponse(page, headers={**DOCS_HEADERS, "Cache-Control": "no-cache"})
+
+    @app.get("/docs/assets/swagger-init.js", include_in_schema=False)
+    def swagger_init(request: Request) -> Response:
+        script = SWAGGER_INIT.format(openapi=json.dumps(root(request) + str(app.openapi_url)))
+        return Response(script, media_type="text/javascript; charset=utf-8",
+                        headers={**DOCS_HEADERS, "Cache-Control": "no-cache"})
+
+    @app.get("/docs/assets/{name}", include_in_schema=False)
+    def docs_asset(name: str) -> FileResponse:
+        if name not in DOCS_FILES:
+            raise NotFound(f"No docs asset {name!r}.", code="static_not_found")
+        media_type = DOCS_FILES[name] + ("; charset=utf-8" if DOCS_FILES[name].startswith("text/") else "")
+        return FileResponse(str(DOCS_ASSETS / name), media_type=media_type,
+                            headers={**DOCS_HEADERS, "Cache-Control": "public, max-age=86400"})
+
+    @app.get("/redoc", include_in_schema=False)
+    def redoc(request: Request) -> HTMLResponse:
+        page = REDOC_PAGE.format(title=html.escape(app.title), root=html.escape(root(request)),
+                                 openapi=html.escape(str(app.openapi_url)))
+        return HTMLResponse(page, headers={**DOCS_HEADERS, "Cache-Control": "no-cache"})
 
 
 def install_middleware(app: FastAPI, settings: Settings, metrics: observability.Metrics) -> None:

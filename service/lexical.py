@@ -24,7 +24,7 @@ import threading
 import time
 import uuid
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -145,7 +145,7 @@ class BM25Index:
         # Page by page, each tokenised while the next is read (chromadb reads without holding the GIL), so the
         # texts of all chunks are never held at once.
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="citeqa-bm25-read") as reader:
-            pending = reader.submit(self.store.chunk_page, 0, CHUNK_PAGE)
+            pending: Future[list[Chunk]] | None = reader.submit(self.store.chunk_page, 0, CHUNK_PAGE)
             while pending is not None:
                 page = pending.result()
                 pending = (reader.submit(self.store.chunk_page, len(ids) + len(page), CHUNK_PAGE)

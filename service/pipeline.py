@@ -16,7 +16,7 @@ from typing import Any
 
 from service.answering import Answerer
 from service.citations import CheckedAnswer, Citation, check_citations, cite_quotes
-from service.errors import InvalidInput, LLMError
+from service.errors import InvalidInput, LLMError, NotFound
 from service.extractive import Quote
 from service.judge import SUPPORTED, Judge, Judgement
 from service.prompts import REFUSAL
@@ -97,11 +97,21 @@ class AskPipeline:
             raise InvalidInput(f"k must be between 1 and {self.settings.max_k}.", field="k", code="k_out_of_range")
         return question, k
 
+    def check_documents(self, documents: Sequence[str] | None) -> None:
+        """A ``documents`` filter must name stored documents: an unknown id is a 404 naming it (field
+        ``documents``), not an answer from nothing. One store call, made only when a filter is given."""
+        missing = self.retriever.store.missing_documents(documents) if documents else []
+        if missing:
+            names = ", ".join(repr(doc_id) for doc_id in missing[:10]) + (" ..." if len(missing) > 10 else "")
+            raise NotFound(f"No document with id {names}." if len(missing) == 1 else f"No documents with ids {names}.",
+                           field="documents", code="document_not_found")
+
     def events(
         self, question: str, k: int | None = None, documents: Sequence[str] | None = None,
         mode: RetrievalMode | None = None,
     ) -> Iterator[Event]:
         question, k = self.validate(question, k)
+        self.check_documents(documents)
         started = time.perf_counter()
         retrieval = self.retriever.retrieve(question, k, documents or None, mode=mode)
         passages = retrieval.passages
@@ -149,7 +159,8 @@ class AskPipeline:
         if refused and best is not None:
             chunk = chunks[best.passage]
             closest = Citation(n=0, doc_id=chunk.doc_id, title=chunk.title, source=chunk.source, chunk_id=chunk.id,
-                               start=chunk.start + best.start, end=chunk.start + best.end, quote=best.text)
+                               start=chunk.start + best.start, end=chunk.start + best.end, quote=best.text,
+                               page=chunk.page_at(chunk.start + best.start))
             closest_probability = round(best.probability, 4)
         timings["answer"] = _ms(answer_started)
         timings["total"] = _ms(started)

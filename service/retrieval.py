@@ -1,8 +1,9 @@
 """Retrieval: dense (Chroma, cosine) and lexical (BM25, :mod:`service.lexical`), fused by reciprocal rank fusion.
 
 Both retrievers return chunk ids; the texts, metadata and stored vectors of the ``k`` fused passages are then
-read in one store call, so a query makes at most four store calls: the revision check of the BM25 index, the
-dense query, that read, and (with ``sentence_vectors``) the passages' sentence vectors. Each :class:`Passage`
+read in one store call, so a query makes at most four store calls: the revision check (of the BM25 index, or on
+its own for dense retrieval: it also reopens a store another process wrote to), the dense query, that read, and
+(with ``sentence_vectors``) the passages' sentence vectors. Each :class:`Passage`
 carries what the judge reads: its vector and its sentences' vectors (stored at ingest, or computed once here for
 a passage stored without them), and the retrieval carries the question's vector.
 """
@@ -93,10 +94,14 @@ class Retriever:
             query_embedding = self._embed_query(question)
             timings["embed"] = _ms(started)
         started = time.perf_counter()
-        if query_embedding is not None:
-            dense = self.store.query_ids(query_embedding, n, doc_ids)
+        # BM25 first: reading the store's revision brings the store up to date (reopened if another process
+        # wrote to it), so the dense query sees the same documents; dense alone reads the revision for that
         if mode in ("bm25", "hybrid"):
             lexical = self.bm25.search_ids(question, n, doc_ids)
+        else:
+            self.store.revision()
+        if query_embedding is not None:
+            dense = self.store.query_ids(query_embedding, n, doc_ids)
         dense_rank = {cid: (rank, score) for rank, (cid, score) in enumerate(dense, start=1)}
         bm25_rank = {cid: rank for rank, (cid, _) in enumerate(lexical, start=1)}
         fused = reciprocal_rank_fusion([[cid for cid, _ in dense], [cid for cid, _ in lexical]], self.settings.rrf_k)

@@ -8,20 +8,43 @@ ones. Chroma's default embedding function is never used: every write and query p
 The embedded ``PersistentClient`` is used unless ``chroma_url`` names a Chroma server. Every chromadb failure
 becomes :class:`StoreUnavailable`.
 
-Each write bumps a ``revision`` in the chunks collection's metadata, so that in-memory indexes built from the
-store (the BM25 index) can tell cheaply that they are stale, in this process or any other sharing the store.
+Each write bumps a ``revision`` in the chunks collection's metadata when it changes chunks, so that in-memory
+indexes built from the store (the BM25 index) can tell cheaply that they are stale, in this process or any other
+sharing the store; every write also bumps a ``generation`` there.
+
+**Several processes on one embedded store** (``citeqa serve`` while ``citeqa ingest`` adds documents, or two
+``citeqa serve``): chromadb's embedded client reads metadata from SQLite on every call, but keeps each
+collection's vector index (HNSW) in memory, loaded once per process and only updated by that process's own
+writes. After another process writes, a reader's vectors are stale (the new chunks' metadata is found, their
+vectors are not: ``Error finding id``), and a stale process that writes would even save its outdated index over
+the newer one on disk. So here:
+
+- each :class:`ChromaStore` has a chromadb ``System`` of its own (chromadb shares one per folder and process,
+  which a new client would reuse), which it replaces, **reopening** the store, when the ``generation`` it reads
+  is not one it has seen: readers check it with :meth:`ChromaStore.revision` (once per question), writers before
+  each write;
+- writes take an exclusive lock on ``<chroma folder>/citeqa-write.lock`` (``flock``), so one process writes at a
+  time, and only once its view is current;
+- a read that fails anyway (a write landed between the check and the read) is retried once on a reopened store.
+
+A Chroma server (``chroma_url``) has one view of the data, so none of this applies to it.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
+import fcntl
 import functools
 import logging
+import os
 import threading
+import time
 import uuid
 import zlib
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlparse
 
@@ -29,7 +52,7 @@ import numpy as np
 
 from ingest.embedding import POOLING
 from ingest.models import Chunk, Document
-from service.errors import NotFound, StoreUnavailable
+from service.errors import CiteqaError, NotFound, StoreUnavailable
 from service.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -37,6 +60,9 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 PAGE = 1000
 CHUNK_PAGE = 10_000  # all_chunks reads whole pages by offset, and each page's cost grows with its offset
+LOCK_FILE = "citeqa-write.lock"
+LOCK_TIMEOUT = 120.0  # seconds a write waits for another process's write
+UNAVAILABLE = "The document store is unavailable; try again shortly."
 
 
 @dataclass(frozen=True)
@@ -56,111 +82,283 @@ class ScoredChunk:
     score: float  # cosine similarity for dense hits
 
 
-def _guarded(method: Callable[..., T]) -> Callable[..., T]:
-    @functools.wraps(method)
-    def wrapper(self: ChromaStore, *args: Any, **kwargs: Any) -> T:
-        try:
-            return method(self, *args, **kwargs)
-        except (NotFound, StoreUnavailable):
-            raise
-        except Exception as exc:
-            log.warning("store call %s failed: %s: %s", method.__name__, type(exc).__name__, exc)
-            self._reset()
-            raise StoreUnavailable("The document store is unavailable; try again shortly.") from exc
+@dataclass(eq=False)
+class _Connection:
+    """One open client and its collections. ``known``: the generations whose writes its vector indexes hold (the
+    one read when it was opened, and each of its own writes)."""
 
-    return wrapper
+    client: Any
+    system: Any  # the chromadb System of an embedded client, stopped when the connection is retired; None for HTTP
+    chunks: Any
+    docs: Any
+    known: set[str] = field(default_factory=set)
+    sentences: Any = None
+    batch_size: int | None = None
+    users: int = 0  # store calls using it now
+    retired: bool = False
+
+
+def _guarded(*, write: bool = False) -> Callable[[Callable[..., T]], Callable[..., T]]:
+    """Run a store method on a connection, turning chromadb failures into :class:`StoreUnavailable`.
+
+    The outermost store call of a thread holds one connection for its duration (nested calls share it); a write
+    also holds the write lock and first makes the connection current. A failed read of an embedded store is
+    retried once on a reopened connection."""
+
+    def decorate(method: Callable[..., T]) -> Callable[..., T]:
+        @functools.wraps(method)
+        def wrapper(self: ChromaStore, *args: Any, **kwargs: Any) -> T:
+            if getattr(self._local, "conn", None) is not None:
+                return method(self, *args, **kwargs)  # nested: the outer call guards it
+            attempts = 2 if self.embedded and not write else 1
+            for attempt in range(1, attempts + 1):
+                try:
+                    with self._session(write):
+                        return method(self, *args, **kwargs)
+                except CiteqaError:
+                    raise
+                except Exception as exc:
+                    if attempt < attempts:
+                        self.reopened += 1
+                        log.info("store call %s failed (%s: %s); retrying on a reopened store", method.__name__,
+                                 type(exc).__name__, exc)
+                        continue
+                    log.warning("store call %s failed: %s: %s", method.__name__, type(exc).__name__, exc)
+                    raise StoreUnavailable(UNAVAILABLE) from exc
+            raise AssertionError("unreachable")
+
+        return wrapper
+
+    return decorate
+
+
+_SYSTEMS_LOCK = threading.Lock()
+
+
+def _private_persistent_client(path: Path, settings: Any) -> tuple[Any, Any]:
+    """An embedded client with a chromadb ``System`` of its own, and that System.
+
+    chromadb keeps one System per folder and process and hands it to every new client for that folder, vector
+    indexes included, so a new client would see no more than the old one. This one is taken out of that cache
+    (and whatever it held for the folder put back), so that it can be replaced, and stopped, on its own."""
+    import chromadb
+    from chromadb.api.shared_system_client import SharedSystemClient as shared
+
+    key = str(path)
+    with _SYSTEMS_LOCK:
+        previous = shared._identifier_to_system.pop(key, None), shared._identifier_to_refcount.pop(key, None)
+        try:
+            client = chromadb.PersistentClient(path=key, settings=settings)
+            key = str(getattr(client, "_identifier", key))  # the folder, as chromadb spells it
+            system = shared._identifier_to_system.pop(key)
+            shared._identifier_to_refcount.pop(key, None)
+        finally:
+            if previous[0] is not None:
+                shared._identifier_to_system[key] = previous[0]
+            if previous[1] is not None:
+                shared._identifier_to_refcount[key] = previous[1]
+    return client, system
 
 
 class ChromaStore:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.name = settings.collection
-        self._client: Any = None
-        self._chunks: Any = None
-        self._docs: Any = None
-        self._sentence_collection: Any = None
+        self.reopened = 0  # how many times an embedded connection was replaced (stale, or a read failed)
+        self._conn: _Connection | None = None
         self._lock = threading.Lock()
+        self._local = threading.local()
 
     # --- connection ----------------------------------------------------------------------------------------
-    def _make_client(self) -> Any:
+    @property
+    def embedded(self) -> bool:
+        return not self.settings.chroma_url
+
+    def _make_client(self) -> tuple[Any, Any]:
         import chromadb
         from chromadb.config import Settings as ChromaSettings
 
         chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
         if self.settings.chroma_url:
             url = urlparse(self.settings.chroma_url)
-            return chromadb.HttpClient(
+            client = chromadb.HttpClient(
                 host=url.hostname or "127.0.0.1",
                 port=url.port or (443 if url.scheme == "https" else 8000),
                 ssl=url.scheme == "https",
                 settings=chroma_settings,
             )
+            return client, None
         self.settings.chroma_path.mkdir(parents=True, exist_ok=True)
-        return chromadb.PersistentClient(path=str(self.settings.chroma_path), settings=chroma_settings)
+        return _private_persistent_client(self.settings.chroma_path, chroma_settings)
 
-    def _reset(self) -> None:
+    def _open(self) -> _Connection:
+        client, system = self._make_client()
+        try:
+            chunks = client.get_or_create_collection(
+                self.name, embedding_function=None, configuration={"hnsw": {"space": "cosine"}}
+            )
+            docs = client.get_or_create_collection(f"{self.name}_documents", embedding_function=None)
+        except Exception:
+            _stop(system)
+            raise
+        return _Connection(client, system, chunks, docs, known={_generation(chunks.metadata)})
+
+    def _checkout(self) -> _Connection:
         with self._lock:
-            if self.settings.chroma_url:
-                self._client = None
-            self._chunks = self._docs = self._sentence_collection = None
+            if self._conn is None:
+                self._conn = self._open()
+            self._conn.users += 1
+            return self._conn
+
+    def _checkin(self, conn: _Connection) -> None:
+        with self._lock:
+            conn.users -= 1
+            stop = conn.retired and conn.users == 0
+        if stop:
+            _stop(conn.system)
+
+    def _retire(self, conn: _Connection) -> None:
+        """Stop handing ``conn`` out; it is stopped once no call uses it."""
+        with self._lock:
+            if self._conn is conn:
+                self._conn = None
+            if conn.retired:
+                return
+            conn.retired = True
+            stop = conn.users == 0
+        if stop:
+            _stop(conn.system)
+
+    def _current(self) -> _Connection:
+        """The connection of this thread's store call, else the store's current one."""
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            return conn
+        conn = self._checkout()
+        self._checkin(conn)
+        return conn
+
+    @contextlib.contextmanager
+    def _session(self, write: bool) -> Iterator[None]:
+        with self._write_lock() if write and self.embedded else contextlib.nullcontext():
+            self._local.conn = self._checkout()
+            try:
+                if write and self.embedded:
+                    self._sync(self._local.conn.client.get_collection(self.name, embedding_function=None).metadata)
+                yield
+            except CiteqaError:
+                raise
+            except Exception:
+                self._retire(self._local.conn)  # whatever broke, the next call opens the store afresh
+                raise
+            finally:
+                conn, self._local.conn = self._local.conn, None
+                self._checkin(conn)
+
+    def _sync(self, metadata: dict | None) -> None:
+        """Reopen the store (for this call and the next ones) when ``metadata``, just read, shows a write that this
+        call's connection has not seen: its vector indexes would not hold what that write added."""
+        conn = self._local.conn
+        generation = _generation(metadata)
+        if not self.embedded or generation in conn.known:
+            return
+        log.info("the store at %s was written by another process; reopening it", self.location)
+        self._retire(conn)
+        self._local.conn = self._checkout()
+        self._checkin(conn)
+        self.reopened += 1
+
+    @contextlib.contextmanager
+    def _write_lock(self) -> Iterator[None]:
+        """Exclusive, across processes (and threads), for the duration of one write call."""
+        path = self.settings.chroma_path
+        path.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            deadline = time.monotonic() + LOCK_TIMEOUT
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() > deadline:
+                        log.warning("waited %.0f s for %s; giving up this write", LOCK_TIMEOUT, path / LOCK_FILE)
+                        raise StoreUnavailable(f"Another process has been writing to the store for over "
+                                               f"{LOCK_TIMEOUT:.0f} s; try again later.") from None
+                    time.sleep(0.02)
+            yield
+        finally:
+            os.close(fd)  # releases the lock
 
     def _collections(self) -> tuple[Any, Any]:
-        with self._lock:
-            if self._client is None:
-                self._client = self._make_client()
-            if self._chunks is None:
-                self._chunks = self._client.get_or_create_collection(
-                    self.name, embedding_function=None, configuration={"hnsw": {"space": "cosine"}}
-                )
-                self._docs = self._client.get_or_create_collection(
-                    f"{self.name}_documents", embedding_function=None
-                )
-            return self._chunks, self._docs
+        conn = self._current()
+        return conn.chunks, conn.docs
 
     def _sentences(self) -> Any:
-        self._collections()
+        conn = self._current()
         with self._lock:
-            if self._sentence_collection is None:
-                self._sentence_collection = self._client.get_or_create_collection(
+            if conn.sentences is None:
+                conn.sentences = conn.client.get_or_create_collection(
                     f"{self.name}_sentences", embedding_function=None
                 )
-            return self._sentence_collection
+            return conn.sentences
 
     @property
     def location(self) -> str:
         return self.settings.chroma_url or str(self.settings.chroma_path)
 
-    @_guarded
+    @_guarded()
     def heartbeat(self) -> int:
-        self._collections()
-        return int(self._client.heartbeat())
+        return int(self._current().client.heartbeat())
 
-    @_guarded
+    @_guarded()
     def max_batch_size(self) -> int:
-        self._collections()
-        return int(self._client.get_max_batch_size())
+        conn = self._current()
+        if conn.batch_size is None:
+            conn.batch_size = int(conn.client.get_max_batch_size())
+        return conn.batch_size
 
-    @_guarded
+    @_guarded()
     def revision(self) -> str:
-        """Changes whenever chunks are written or deleted, by any process using this store."""
-        self._collections()
-        fresh = self._client.get_collection(self.name, embedding_function=None)
+        """Changes whenever chunks are written or deleted, by any process using this store. Reading it also makes
+        this store current (reopened if another process wrote to it since), so call it before a query."""
+        fresh = self._current().client.get_collection(self.name, embedding_function=None)
         meta = fresh.metadata or {}
+        self._sync(meta)
         # every write through this class bumps it; one store call, since it runs on every query
         return str(meta.get("revision", "0"))
 
-    def _bump_revision(self, chunks: Any) -> None:
-        meta = dict(chunks.metadata or {})
-        meta["revision"] = uuid.uuid4().hex
+    @_guarded()
+    def check(self) -> dict[str, Any]:
+        """What /healthz reports, from real reads: the revision (making the store current), the chunk count, and
+        one chunk read back with its vector (as a question reads them). Raises :class:`StoreUnavailable`."""
+        revision = self.revision()
+        chunks, _ = self._collections()
+        count = int(chunks.count())
+        page = chunks.get(limit=1, include=["embeddings"])
+        if count and len(page["ids"]) != 1:
+            raise RuntimeError(f"the store counts {count} chunks but reads none")
+        return {"chunks": count, "revision": revision}
+
+    def _bump(self, chunks_changed: bool) -> None:
+        """Mark a write: a new ``generation`` (and with ``chunks_changed`` a new ``revision``) in the chunks
+        collection's metadata, re-read first so that another process's values are not written back."""
+        conn = self._current()
+        fresh = conn.client.get_collection(self.name, embedding_function=None) if self.embedded else conn.chunks
+        meta = dict(fresh.metadata or {})
         meta.pop("hnsw:space", None)
-        chunks.modify(metadata=meta)
+        meta["generation"] = uuid.uuid4().hex
+        if chunks_changed:
+            meta["revision"] = uuid.uuid4().hex
+        conn.known.add(meta["generation"])
+        conn.chunks.modify(metadata=meta)
 
     # --- chunks --------------------------------------------------------------------------------------------
     def _batches(self, size: int) -> Iterable[slice]:
         step = max(1, min(size, self.max_batch_size()))
         return (slice(i, i + step) for i in range(0, size, step))
 
-    @_guarded
+    @_guarded(write=True)
     def upsert_chunks(self, chunks: Sequence[Chunk], embeddings: np.ndarray) -> None:
         if not chunks:
             return
@@ -173,14 +371,14 @@ class ChromaStore:
                 metadatas=[c.metadata() for c in batch],
                 embeddings=embeddings[part],
             )
-        self._bump_revision(collection)
+        self._bump(chunks_changed=True)
 
-    @_guarded
+    @_guarded()
     def chunk_ids(self, doc_id: str) -> list[str]:
         collection, _ = self._collections()
         return list(collection.get(where={"doc_id": doc_id}, include=[])["ids"])
 
-    @_guarded
+    @_guarded()
     def chunk_ids_of(self, doc_ids: Sequence[str]) -> dict[str, list[str]]:
         """The stored chunk ids of each of ``doc_ids``, in one store call (documents with none are left out)."""
         if not doc_ids:
@@ -193,7 +391,7 @@ class ChromaStore:
             out.setdefault(str(meta["doc_id"]), []).append(cid)
         return out
 
-    @_guarded
+    @_guarded(write=True)
     def delete_chunks(self, ids: Sequence[str]) -> None:
         if not ids:
             return
@@ -202,10 +400,10 @@ class ChromaStore:
         for part in self._batches(len(ids)):
             collection.delete(ids=list(ids[part]))
             sentences.delete(ids=list(ids[part]))
-        self._bump_revision(collection)
+        self._bump(chunks_changed=True)
 
     # --- sentence vectors (settings.sentence_vectors) ------------------------------------------------------
-    @_guarded
+    @_guarded(write=True)
     def put_sentence_vectors(self, chunk_ids: Sequence[str], vectors: Sequence[np.ndarray]) -> None:
         """Keep, per chunk, the vectors of its sentences (float16, in the ``<name>_sentences`` collection, whose
         own 1-d embedding is only a placeholder: it is read by id, never searched), marked with how they were
@@ -221,8 +419,9 @@ class ChromaStore:
                 metadatas=[{"n": len(v), "f16": base64.b64encode(np.asarray(v, np.float16).tobytes()).decode(),
                             "pooling": POOLING} for v in vectors[part]],
             )
+        self._bump(chunks_changed=False)
 
-    @_guarded
+    @_guarded()
     def chunk_vectors(self, chunk_ids: Sequence[str]) -> dict[str, np.ndarray]:
         """The stored vectors of ``chunk_ids`` (those that exist), as ingest embedded them."""
         if not chunk_ids:
@@ -232,7 +431,7 @@ class ChromaStore:
         return {cid: np.asarray(vector, dtype=np.float32)
                 for cid, vector in zip(page["ids"], page["embeddings"], strict=True)}
 
-    @_guarded
+    @_guarded()
     def sentence_vectors(self, chunk_ids: Sequence[str]) -> dict[str, np.ndarray]:
         """The stored sentence vectors of those of ``chunk_ids`` that have them, made the current way
         (float32, one row a sentence). Vectors made another way (e.g. each sentence embedded on its own, before
@@ -248,7 +447,7 @@ class ChromaStore:
             out[cid] = raw.reshape(int(meta["n"]), -1).astype(np.float32) if meta["n"] else raw.astype(np.float32)
         return out
 
-    @_guarded
+    @_guarded()
     def count_chunks(self) -> int:
         collection, _ = self._collections()
         return int(collection.count())
@@ -260,7 +459,7 @@ class ChromaStore:
             out += page
         return out + page
 
-    @_guarded
+    @_guarded()
     def chunk_page(self, offset: int, limit: int) -> list[Chunk]:
         """Chunks ``offset`` to ``offset + limit`` in a stable order (for in-memory indexes such as BM25)."""
         collection, _ = self._collections()
@@ -268,7 +467,7 @@ class ChromaStore:
         return [Chunk.from_record(cid, text, meta)
                 for cid, text, meta in zip(page["ids"], page["documents"], page["metadatas"], strict=True)]
 
-    @_guarded
+    @_guarded()
     def chunks_by_id(self, chunk_ids: Sequence[str], vectors: bool = False
                      ) -> tuple[dict[str, Chunk], dict[str, np.ndarray]]:
         """The chunks of ``chunk_ids`` that exist, and with ``vectors`` their stored vectors, in one store call."""
@@ -284,7 +483,7 @@ class ChromaStore:
         return chunks, {cid: np.asarray(vector, dtype=np.float32)
                         for cid, vector in zip(page["ids"], page["embeddings"], strict=True)}
 
-    @_guarded
+    @_guarded()
     def query(
         self, embedding: np.ndarray, n: int, doc_ids: Sequence[str] | None = None
     ) -> list[ScoredChunk]:
@@ -302,7 +501,7 @@ class ChromaStore:
                    strict=True)
         return [ScoredChunk(Chunk.from_record(cid, text, meta), 1.0 - float(dist)) for cid, text, meta, dist in hits]
 
-    @_guarded
+    @_guarded()
     def query_ids(
         self, embedding: np.ndarray, n: int, doc_ids: Sequence[str] | None = None
     ) -> list[tuple[str, float]]:
@@ -320,7 +519,7 @@ class ChromaStore:
         """Written last when a document is (re)indexed: its hash marks the chunks as complete."""
         self.put_documents([(document, n_chunks)])
 
-    @_guarded
+    @_guarded(write=True)
     def put_documents(self, items: Sequence[tuple[Document, int]], recipe: str = "") -> None:
         """:meth:`put_document` for many documents, in as few store calls as the batch size allows; ``recipe``
         says how their chunks were embedded."""
@@ -342,8 +541,9 @@ class ChromaStore:
                     "recipe": recipe,
                 } for document, n_chunks in batch],
             )
+        self._bump(chunks_changed=False)
 
-    @_guarded
+    @_guarded()
     def documents(self, root: str | None = None) -> list[DocumentRecord]:
         _, docs = self._collections()
         out: list[DocumentRecord] = []
@@ -358,7 +558,16 @@ class ChromaStore:
             offset += PAGE
         return sorted(out, key=lambda record: (record.source, record.id))
 
-    @_guarded
+    @_guarded()
+    def missing_documents(self, doc_ids: Sequence[str]) -> list[str]:
+        """Those of ``doc_ids`` that name no stored document, in their order (one store call)."""
+        if not doc_ids:
+            return []
+        _, docs = self._collections()
+        found = set(docs.get(ids=list(dict.fromkeys(doc_ids)), include=[])["ids"])
+        return [doc_id for doc_id in dict.fromkeys(doc_ids) if doc_id not in found]
+
+    @_guarded()
     def get_document(self, doc_id: str) -> tuple[DocumentRecord, str]:
         _, docs = self._collections()
         page = docs.get(ids=[doc_id], include=["metadatas", "documents"])
@@ -366,13 +575,14 @@ class ChromaStore:
             raise NotFound(f"No document with id {doc_id!r}.", field="id", code="document_not_found")
         return _record(doc_id, page["metadatas"][0]), page["documents"][0]
 
-    @_guarded
+    @_guarded(write=True)
     def delete_document(self, doc_id: str) -> int:
         """Delete a document's chunks, then its record. Returns how many chunks went."""
         ids = self.chunk_ids(doc_id)
         self.delete_chunks(ids)
         _, docs = self._collections()
         docs.delete(ids=[doc_id])
+        self._bump(chunks_changed=False)
         return len(ids)
 
 
@@ -386,3 +596,17 @@ def _record(doc_id: str, meta: dict) -> DocumentRecord:
         chunks=int(meta.get("chunks", 0)),
         recipe=str(meta.get("recipe", "")),
     )
+
+
+def _generation(metadata: dict | None) -> str:
+    return str((metadata or {}).get("generation", ""))
+
+
+def _stop(system: Any) -> None:
+    """Stop a retired connection's chromadb System (its vector indexes and SQLite connections go with it)."""
+    if system is None:
+        return
+    try:
+        system.stop()
+    except Exception as exc:  # noqa: BLE001 - a connection being dropped; nothing to do about it
+        log.debug("stopping a chromadb system failed: %s: %s", type(exc).__name__, exc)

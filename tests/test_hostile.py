@@ -51,10 +51,13 @@ def test_document_ids_cannot_escape_the_store(live_server, doc_id: str) -> None:
     assert set(response.json()["error"]) >= {"code", "message"}
 
 
-def test_documents_filter_with_path_tricks_finds_nothing(live_server) -> None:  # noqa: ANN001
-    body = httpx.post(f"{live_server.url}/ask", timeout=60,
-                      json={"question": SEED_QUESTION, "documents": ["../../etc/passwd", "*", "' OR 1=1"]}).json()
-    assert body["refused"] is True and body["citations"] == []
+def test_documents_filter_with_path_tricks_is_a_404_naming_them(live_server) -> None:  # noqa: ANN001
+    response = httpx.post(f"{live_server.url}/ask", timeout=60,
+                          json={"question": SEED_QUESTION, "documents": ["../../etc/passwd", "*", "' OR 1=1"]})
+    assert response.status_code == 404
+    error = response.json()["error"]
+    assert error["code"] == "document_not_found" and error["field"] == "documents"
+    assert "../../etc/passwd" in error["message"] and "citations" not in response.json()
 
 
 INJECTION = (
