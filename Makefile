@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint clean
+.PHONY: install run test test-fast lint clean
 
 # torch is named in the same pip command as the project: alone, pip would pull a multi-GB CUDA build.
 $(STAMP): pyproject.toml
@@ -22,7 +22,13 @@ run: install
 
 test: install
 	$(BIN)/ruff check service ingest tests
+	$(BIN)/mypy service ingest
 	$(BIN)/python -m pytest
+
+# While working: no model load, no server, no Chromium (tests using those are marked slow: tests/conftest.py).
+test-fast: install
+	$(BIN)/ruff check service ingest tests
+	$(BIN)/python -m pytest -m "not slow" -q
 
 lint: install
 	$(BIN)/ruff check service ingest tests

@@ -23,6 +23,20 @@ from tests.servers import ChromaServer, LiveServer, ScriptedOpenAI
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
+# A test using one of these loads the embedding model or starts a server: it is marked `slow` automatically, and
+# `make test-fast` (pytest -m "not slow") leaves it out.
+SLOW_FIXTURES = frozenset({
+    "embedder", "torch_embedder", "seed_store", "seeded_settings", "seeded_parts", "live_server", "chroma_server",
+    "server_settings", "llm_server",
+})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
+
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
 SEED_QUESTION = "Which NATO networks would the OpenAI contract cover?"

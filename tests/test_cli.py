@@ -8,6 +8,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import SEED_QUESTION, SEEDS, UNANSWERABLE
 
 
@@ -18,6 +20,7 @@ def citeqa(*args: str, data_dir: Path, timeout: float = 120) -> subprocess.Compl
                           timeout=timeout, cwd=data_dir.parent)
 
 
+@pytest.mark.slow  # loads the model or starts a server
 def test_ingest_then_ask(tmp_path: Path) -> None:
     data = tmp_path / "store"
     first = citeqa("ingest", str(SEEDS), data_dir=data)
@@ -36,6 +39,7 @@ def test_ingest_then_ask(tmp_path: Path) -> None:
     assert refusal.stdout.strip() == "The sources do not answer this question."
 
 
+@pytest.mark.slow  # loads the model or starts a server
 def test_errors_are_messages_not_tracebacks(tmp_path: Path) -> None:
     data = tmp_path / "store"
     empty = citeqa("ask", "   ", data_dir=data)

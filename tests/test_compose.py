@@ -103,6 +103,7 @@ def health_check_command(port: int) -> list[str]:
     return [test[1], test[2], script]
 
 
+@pytest.mark.slow  # loads the model or starts a server
 def test_chroma_health_check_runs_against_a_real_server(tmp_path: Path) -> None:
     command = COMPOSE["services"]["chroma"]["command"]
     with ChromaServer(tmp_path / "chroma") as server:

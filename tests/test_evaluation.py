@@ -73,6 +73,7 @@ def citeqa(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
                           timeout=600, cwd=cwd)
 
 
+@pytest.mark.slow  # loads the model or starts a server
 def test_eval_cli_end_to_end_then_compare_reusing_the_collection(tiny: tuple[Path, Path], tmp_path: Path) -> None:
     corpus, questions = tiny
     out = tmp_path / "out"
@@ -323,6 +324,7 @@ def test_offline_judge(embedder) -> None:  # noqa: ANN001
     assert judge.name.startswith("offline")
 
 
+@pytest.mark.slow  # loads the model or starts a server
 def test_llm_judge_asks_the_entailment_prompt(openai_server, settings) -> None:  # noqa: ANN001
     from service.support_judges import LLMJudge
 

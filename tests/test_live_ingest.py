@@ -27,6 +27,8 @@ from service.store import ChromaStore
 from tests.conftest import ROOT, SEED_QUESTION, make_settings
 from tests.servers import CiteqaProcess
 
+pytestmark = pytest.mark.slow  # real processes, servers or the model
+
 OWLS = "Snowy owls nest on the open tundra. A snowy owl can eat more than 1600 lemmings in a year.\n"
 OWL_QUESTION = "How many lemmings can a snowy owl eat in a year?"
 HERONS = "Grey herons hunt fish in shallow water. A grey heron can stand still for over an hour while hunting.\n"

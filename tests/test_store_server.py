@@ -21,6 +21,8 @@ from service.store import ChromaStore
 from tests.conftest import SEED_QUESTION, SEEDS, make_parts, make_settings
 from tests.servers import ChromaServer, free_port
 
+pytestmark = pytest.mark.slow  # real processes, servers or the model
+
 
 @pytest.fixture(params=["embedded", "server"])
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
