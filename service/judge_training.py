@@ -395,6 +395,8 @@ def train(settings: Any, request: TrainRequest, echo: Callable[[str], None] = pr
             cache.parent.mkdir(parents=True, exist_ok=True)
             cache.write_bytes(pickle.dumps(found))
         examples += found
+    from ingest.chunking import SPLITTER_VERSION
+    from ingest.loaders import LOADER_VERSION
     from service.judge import FEATURE_VERSION
 
     recipe = {
@@ -407,6 +409,7 @@ def train(settings: Any, request: TrainRequest, echo: Callable[[str], None] = pr
         "seed": request.seed, "retrieval_mode": settings.retrieval_mode, "encoder": settings.encoder,
         "embedding_model": settings.embedding_model, "chunk_max_tokens": settings.chunk_max_tokens,
         "sentence_vectors": "pooled" if settings.sentence_vectors else "computed",
+        "text": f"{LOADER_VERSION}; {SPLITTER_VERSION}",
     }
     report = fold_report(cross_validate(examples, recipe))
     model = fit(examples, recipe)
