@@ -231,9 +231,10 @@ def test_llm_stream_is_released_checked_sentence_by_sentence(llm_server) -> None
     chunks, text = streamed(sdk.chat.completions.create(model="x", messages=[user(SEED_QUESTION)], stream=True))
     pieces = [c.choices[0].delta.content for c in chunks if c.choices and c.choices[0].delta.content]
     # the model streamed word by word; the client got whole checked sentences: [2] renumbered, [9] removed; each
-    # marker resolves to the sentence of passage 2 the judge rates best for its own sentence (two different ones)
-    assert pieces[:3] == ["The contract covers NATO's unclassified networks [1].", " It is worth billions.",
-                          " Talks go on [2]."]
+    # marker resolves to the sentence of passage 2 the judge rates best for its own sentence ("Talks go on" names
+    # nothing, so which sentence is the judge's call: the same as the first one's, [1], or another, [2])
+    assert pieces[:2] == ["The contract covers NATO's unclassified networks [1].", " It is worth billions."]
+    assert pieces[2] in (" Talks go on [1].", " Talks go on [2].")
     assert pieces[3].startswith("\n\nSources:\n[1] ")
     assert chunks[-1].model == "openai/test-model" and chunks[-1].model_extra["citeqa"]["dropped_citations"] == 1  # type: ignore[index]
     whole = sdk.chat.completions.create(model="x", messages=[user(SEED_QUESTION)])
