@@ -18,6 +18,7 @@ import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, Playwright, expect, sync_playwright
 
 from tests.conftest import ROOT, SEED_QUESTION, UNANSWERABLE
+from tests.files import pdf_pages
 from tests.servers import LiveServer
 
 CHROMIUM = "/usr/bin/chromium"
@@ -438,26 +439,7 @@ def test_document_payloads_are_shown_as_text_and_run_nothing(browser: Browser, l
 
 def two_page_pdf(pages: list[str]) -> bytes:
     """A valid PDF with one line of Helvetica text on each page (pypdf extracts them back)."""
-    count = len(pages)
-    kids = " ".join(f"{3 + 2 * i} 0 R" for i in range(count))
-    objects = [b"<< /Type /Catalog /Pages 2 0 R >>", f"<< /Type /Pages /Kids [{kids}] /Count {count} >>".encode()]
-    font = 3 + 2 * count
-    for i, line in enumerate(pages):
-        stream = f"BT /F1 12 Tf 72 720 Td ({line}) Tj ET".encode("latin-1")
-        objects.append(f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents {4 + 2 * i} 0 R "
-                       f"/Resources << /Font << /F1 {font} 0 R >> >> >>".encode())
-        objects.append(b"<< /Length " + str(len(stream)).encode() + b" >>\nstream\n" + stream + b"\nendstream")
-    objects.append(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")
-    out = bytearray(b"%PDF-1.4\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += f"{number} 0 obj\n".encode() + body + b"\nendobj\n"
-    xref = len(out)
-    out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
-    out += b"".join(f"{offset:010d} 00000 n \n".encode() for offset in offsets)
-    out += f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
-    return bytes(out)
+    return pdf_pages([[line] for line in pages])
 
 
 def drop_files(page: Page, files: dict[str, str], target: str = "#scroller") -> None:
