@@ -1,11 +1,11 @@
 """The judge of answers: how likely each candidate sentence, read in its passage, answers the question.
 
-``Judge.score(question, question_vector, passages) -> Judgement``: every sentence of the retrieved passages (of at
-least ``MIN_WORDS`` words) with the probability that it answers the question, and the question's ``confidence``,
-the probability that the best-rated sentence answers it. The extractive answerer says the sentences whose
-probability clears ``sentence_threshold`` and refuses when the probability that the passages answer the question
-at all is below ``refuse_threshold``; the citation checker resolves
-an LLM's markers with :meth:`Judge.support`; ``citeqa eval`` reports the confidence.
+``Judge.score(question, question_vector, passages) -> Judgement``: every sentence of the retrieved passages that
+reads as prose (:func:`is_prose`) with the probability that it answers the question; the probability that the
+passages answer the question at all; and the ``confidence``, the probability that the best-rated sentence answers
+it. The extractive answerer says the sentences whose probability clears ``sentence_threshold`` and refuses when
+the passages look unanswering (``refuse_threshold``) unless the confidence is high; the citation checker resolves
+an LLM's markers with :meth:`Judge.rater`; ``citeqa eval`` reports the confidence.
 
 How it judges costs no encoder work: a light model over features of each sentence that the retrieval has already
 paid for (see :func:`features`): the cosine of the question with the sentence's vector (pooled from its passage's
@@ -110,6 +110,24 @@ def coverage(wanted: dict[str, float], found: set[str]) -> float:
     return sum(weight for word, weight in wanted.items() if word in found) / total
 
 
+_CODE_CHARS = frozenset("{}[]<>=|$\\`*#;~^")
+_STOP = re.compile(r"[.!?][\"'”’)\]]*$")
+
+
+def is_prose(sentence: str) -> bool:
+    """Whether a sentence can be said as an answer: at least ``MIN_WORDS`` words, ending like a sentence (or
+    long enough to be one whose stop was lost), and not code or a table row (few of the characters code and
+    markup use). Headings, command lines, option tables and bare code are left out: they are never the answer a
+    reader wants quoted, and they crowd the sentences that are."""
+    words = sentence.split()
+    if len(words) < MIN_WORDS:
+        return False
+    if not _STOP.search(sentence.rstrip()) and len(words) < 8:
+        return False
+    visible = [char for char in sentence if not char.isspace()]
+    return sum(char in _CODE_CHARS for char in visible) <= 0.05 * len(visible)
+
+
 # --- answer types ------------------------------------------------------------------------------------------------
 QUESTION_TYPES = ("quantity", "time", "person", "place", "reason", "other")
 _QTYPE = [
@@ -172,7 +190,7 @@ def _sentence_vectors(passage: Passage, spans: list[Span]) -> np.ndarray:
 
 
 def features(question: str, question_vector: np.ndarray, passages: Sequence[Passage]) -> Candidates:
-    """Every candidate sentence of ``passages`` (at least ``MIN_WORDS`` words) and its feature row."""
+    """Every candidate sentence of ``passages`` (:func:`is_prose`) and its feature row."""
     q_words = weighted_words(question)
     q_stems = set(q_words)
     q_type = question_type(question)
@@ -196,7 +214,7 @@ def features(question: str, question_vector: np.ndarray, passages: Sequence[Pass
         for s_index, (start, end) in enumerate(spans):
             sentence = text[start:end]
             words = len(sentence.split())
-            if words < MIN_WORDS:
+            if not is_prose(sentence):
                 continue
             previous = cosines[s_index - 1] if s_index > 0 else None
             following = cosines[s_index + 1] if s_index + 1 < len(spans) else None

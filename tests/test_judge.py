@@ -15,7 +15,7 @@ from ingest.embedding import LocalEmbedder
 from ingest.models import Chunk, Document
 from service.citations import cite_quotes
 from service.extractive import Quote, choose
-from service.judge import FEATURES, Judge, JudgeModel, features, question_type, rarity, stem
+from service.judge import FEATURES, Judge, JudgeModel, features, is_prose, question_type, rarity, stem
 from service.retrieval import Passage
 from tests.conftest import SEED_QUESTION, UNANSWERABLE, make_parts, make_settings
 from tests.servers import LiveServer
@@ -39,6 +39,16 @@ def test_words_and_question_types() -> None:
     assert question_type("Who corrected Altman?") == "person"
     assert question_type("Where is the Louvre?") == "place"
     assert question_type("What label did the administration give Anthropic?") == "other"
+
+
+def test_only_prose_is_a_candidate() -> None:
+    assert is_prose("Requests officially supports Python 3.10+.")
+    assert is_prose("Mailboxes in /var/mail are owned and writable by group mail, as is explained in Debian Policy.")
+    assert is_prose("when did beyonce become popular in the late 1990s as lead singer")  # long enough, no stop
+    for line in ("Installing Requests and Supported Versions", "$ python -m pip install requests", "config = {",
+                 "ninja -t browse --port=8000 --no-browser mytarget", "Yes it is.",
+                 "Rules-Requires-Root: no | binary-targets | <implementations-keywords>"):
+        assert not is_prose(line), line
 
 
 def test_choose_says_the_best_and_what_clears_the_threshold_of_its_document_in_order() -> None:
