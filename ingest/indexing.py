@@ -17,19 +17,44 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
+
+import numpy as np
 
 from ingest.chunking import SPLITTER_VERSION, chunk_document, split_sentences
 from ingest.embedding import POOLING, Embedder
 from ingest.loaders import LOADER_VERSION, LoadProblem, load_path
 from ingest.models import Chunk, Document
 
-if TYPE_CHECKING:
-    from service.store import ChromaStore
+
+class StoredDocument(Protocol):
+    """What the indexer reads of a document record in the store."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def source(self) -> str: ...
+    @property
+    def hash(self) -> str: ...
+    @property
+    def recipe(self) -> str: ...
+
+
+class Store(Protocol):
+    """The writes and reads the indexer needs (``service.store.ChromaStore`` is the one implementation; ingest
+    does not import the service)."""
+
+    def documents(self, root: str | None = None) -> Sequence[StoredDocument]: ...
+    def chunk_ids_of(self, doc_ids: Sequence[str]) -> dict[str, list[str]]: ...
+    def put_sentence_vectors(self, chunk_ids: Sequence[str], vectors: Sequence[np.ndarray]) -> None: ...
+    def upsert_chunks(self, chunks: Sequence[Chunk], embeddings: np.ndarray) -> None: ...
+    def delete_chunks(self, ids: Sequence[str]) -> None: ...
+    def put_documents(self, items: Sequence[tuple[Document, int]], recipe: str = "") -> None: ...
+    def delete_document(self, doc_id: str) -> int: ...
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +110,7 @@ def _groups(pending: list[tuple[Document, list[Chunk]]]) -> Iterator[list[tuple[
 
 
 class Indexer:
-    def __init__(self, store: ChromaStore, embedder: Embedder, max_tokens: int, sentence_vectors: bool = False) -> None:
+    def __init__(self, store: Store, embedder: Embedder, max_tokens: int, sentence_vectors: bool = False) -> None:
         self.store = store
         self.embedder = embedder
         self.max_tokens = max_tokens

@@ -13,6 +13,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 
+class ModelError(ValueError):
+    """The embedding model named cannot be used (not the packaged one nor a usable local folder). The service
+    turns it into its ``ConfigError``: ingest raises its own errors and never imports the service."""
+
+
 def content_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 

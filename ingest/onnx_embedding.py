@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from ingest.embedding import PACKAGED_MODEL, LocalEmbedder, TokenStates
-from service.errors import ConfigError
+from ingest.models import ModelError
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ def _model_config(path: Path) -> tuple[int, int]:
     if not pooling.get("pooling_mode_mean_tokens") or any(
         pooling.get(key) for key in ("pooling_mode_cls_token", "pooling_mode_max_tokens")
     ):
-        raise ConfigError(f"the onnx-int8 encoder needs a mean-pooling model; {path} pools otherwise")
+        raise ModelError(f"the onnx-int8 encoder needs a mean-pooling model; {path} pools otherwise")
     st_config = path / "sentence_bert_config.json"
     max_len = int(json.loads(st_config.read_text()).get("max_seq_length", 256)) if st_config.is_file() else 256
     dimension = int(json.loads((path / "config.json").read_text()).get("hidden_size", 384))

@@ -29,20 +29,30 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from ingest.chunking import split_sentences
 from ingest.models import Chunk
 from service.retrieval import tokenize
-
-if TYPE_CHECKING:
-    from service.extractive import Quote
 
 # (answer sentence, 0-based passage index) -> (start, end, score) for each sentence of that passage
 Rater = Callable[[str, int], list[tuple[int, int, float]]]
 
 MARKER = re.compile(r"[ \t]*\[(\s*\d{1,4}(?:\s*,\s*\d{1,4})*\s*)\]")
 SUPPORT_MIN_OVERLAP = 0.3
+
+
+class Quote(str):
+    """A piece of an extractive answer (:mod:`service.extractive`): ``" <sentence> [n]"``, knowing the
+    passage (0-based) and the span of the passage's text it says."""
+
+    passage: int
+    start: int
+    end: int
+
+    def __new__(cls, text: str, passage: int, start: int, end: int) -> Quote:
+        quote = super().__new__(cls, text)
+        quote.passage, quote.start, quote.end = passage, start, end
+        return quote
 
 
 @dataclass(frozen=True)

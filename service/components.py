@@ -10,8 +10,10 @@ from dataclasses import dataclass
 
 from ingest.embedding import LocalEmbedder, SentenceTransformerEmbedder
 from ingest.indexing import Indexer
+from ingest.models import ModelError
 from service.answering import Answerer, build_answerer
 from service.condense import Condenser, build_condenser
+from service.errors import ConfigError
 from service.judge import Judge
 from service.pipeline import AskPipeline
 from service.retrieval import Retriever
@@ -33,13 +35,17 @@ class Components:
 
 
 def build_embedder(settings: Settings) -> LocalEmbedder:
-    """The encoder ``settings.encoder`` names; its model loads on first use."""
-    if settings.encoder == "onnx-int8":
-        from ingest.onnx_embedding import OnnxInt8Embedder
+    """The encoder ``settings.encoder`` names; its model loads on first use. A model that cannot be used is a
+    :class:`~service.errors.ConfigError`."""
+    try:
+        if settings.encoder == "onnx-int8":
+            from ingest.onnx_embedding import OnnxInt8Embedder
 
-        return OnnxInt8Embedder(settings.embedding_model, settings.embed_batch_size,
-                                cache_dir=settings.encoder_cache_path)
-    return SentenceTransformerEmbedder(settings.embedding_model, settings.embed_batch_size)
+            return OnnxInt8Embedder(settings.embedding_model, settings.embed_batch_size,
+                                    cache_dir=settings.encoder_cache_path)
+        return SentenceTransformerEmbedder(settings.embedding_model, settings.embed_batch_size)
+    except ModelError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def build(settings: Settings, embedder: LocalEmbedder | None = None) -> Components:

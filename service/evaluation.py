@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,7 @@ from service.eval_inputs import (  # noqa: F401 - the names callers use from her
     sample,
 )
 from service.eval_targets import RETRIEVAL_DEPTH, HttpTarget, LocalTarget, Outcome, Target, collection_name  # noqa: F401
+from service.report import ConfigRun
 
 log = logging.getLogger(__name__)
 
@@ -43,19 +44,6 @@ MODES = ("dense", "bm25", "hybrid")
 
 
 # --- the run -------------------------------------------------------------------------------------------------
-@dataclass
-class ConfigRun:
-    """One configuration (a retrieval mode) over all questions."""
-
-    name: str
-    rows: list[dict[str, Any]]
-    summary: dict[str, Any]
-    halves: dict[str, dict[str, Any]]
-    mean_timings_ms: dict[str, float]
-    reliability: list[dict[str, Any]] = field(default_factory=list)  # the bins of :func:`reliability`
-    ece: float | None = None  # :func:`expected_calibration_error` of those bins
-
-
 def count_markers(answer: str) -> int:
     return sum(len(match.group(1).split(",")) for match in MARKER.finditer(answer))
 

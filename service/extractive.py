@@ -19,24 +19,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
-from service.citations import MARKER
+from service.citations import MARKER, Quote
 from service.judge import Candidate, Judgement, JudgeModel
 from service.prompts import REFUSAL
 from service.retrieval import Passage
-
-
-class Quote(str):
-    """A piece of an extractive answer: ``" <sentence> [n]"``, knowing the passage (0-based) and the span of the
-    passage's text it says."""
-
-    passage: int
-    start: int
-    end: int
-
-    def __new__(cls, text: str, passage: int, start: int, end: int) -> Quote:
-        quote = super().__new__(cls, text)
-        quote.passage, quote.start, quote.end = passage, start, end
-        return quote
 
 
 def choose(keys: Sequence[tuple[str, int, float]], best: int, threshold: float, max_sentences: int) -> list[int]:

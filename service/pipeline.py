@@ -15,9 +15,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from service.answering import Answerer
-from service.citations import CheckedAnswer, Citation, check_citations, cite_quotes
+from service.citations import CheckedAnswer, Citation, Quote, check_citations, cite_quotes
 from service.errors import InvalidInput, LLMError, NotFound
-from service.extractive import Quote
 from service.judge import SUPPORTED, Judge, Judgement
 from service.prompts import REFUSAL
 from service.retrieval import Passage, Retriever

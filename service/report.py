@@ -12,14 +12,26 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from service.evaluation import ConfigRun
-
 FAILURES_SHOWN = 10
 QUOTE_CHARS = 300
+
+
+@dataclass
+class ConfigRun:
+    """One configuration (a retrieval mode) over all questions."""
+
+    name: str
+    rows: list[dict[str, Any]]
+    summary: dict[str, Any]
+    halves: dict[str, dict[str, Any]]
+    mean_timings_ms: dict[str, float]
+    reliability: list[dict[str, Any]] = field(default_factory=list)  # the bins of :func:`reliability`
+    ece: float | None = None  # :func:`expected_calibration_error` of those bins
 
 # (key in the summary, label, target or None); the headline metrics come first and are charted
 HEADLINE = [

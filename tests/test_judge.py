@@ -13,8 +13,8 @@ import pytest
 from ingest.chunking import chunk_document, split_sentences
 from ingest.embedding import LocalEmbedder
 from ingest.models import Chunk, Document
-from service.citations import cite_quotes
-from service.extractive import Quote, choose
+from service.citations import Quote, cite_quotes
+from service.extractive import choose
 from service.judge import FEATURES, Judge, JudgeModel, features, is_prose, question_type, rarity, stem
 from service.retrieval import Passage
 from tests.conftest import SEED_QUESTION, UNANSWERABLE, make_parts, make_settings
