@@ -1,10 +1,11 @@
 """Loaders: turn files into :class:`Document` records, with the text a reader sees and the document's title.
 
-One loader per file type, picked by extension: ``.txt`` as it is; ``.md``/``.markdown`` and ``.html``/``.htm``
-through real parsers (:mod:`ingest.markup`: no markup reaches the text); ``.pdf`` page by page, keeping where
-each page starts, and ``.docx`` (:mod:`ingest.office`). The text is laid out as :mod:`ingest.textblocks` says,
-so that sentences split as a reader reads them. Titles (:mod:`ingest.titles`): the document's own (metadata,
-first heading) else its file name made readable, never a line of body text.
+One loader per file type, picked by extension: ``.txt`` as it is; ``.md``/``.markdown``, ``.rst`` and
+``.html``/``.htm`` through real parsers (:mod:`ingest.markup`, :mod:`ingest.rst`: no markup reaches the text);
+``.pdf`` page by page, keeping where each page starts, and ``.docx`` (:mod:`ingest.office`). The text is laid
+out as :mod:`ingest.textblocks` says, so that sentences split as a reader reads them. Titles
+(:mod:`ingest.titles`): the document's own (metadata, first heading) else its file name made readable, never a
+line of body text.
 
 ``.jsonl`` files are corpora in the format of the CLAPnq ``corpus.jsonl`` (one ``{"id", "title", "text"}``
 object a line) and give one document per line; every other type gives one document per file. Problems are
@@ -23,6 +24,7 @@ from pathlib import Path
 from ingest.markup import html_to_text, markdown_to_text
 from ingest.models import Document
 from ingest.office import docx_text, pdf_text
+from ingest.rst import rst_to_text
 from ingest.titles import clip, file_title, plain_text_title
 
 __all__ = ["LOADABLE", "LoadProblem", "html_to_text", "load_path", "markdown_to_text", "file_doc_id"]
@@ -86,6 +88,8 @@ def _load_single(path: Path, root_name: str, relative: str, root: str) -> Iterat
         title, text = html_to_text(read_text(path))
     elif suffix in MARKDOWN:
         title, text = markdown_to_text(read_text(path))
+    elif suffix == ".rst":
+        title, text = rst_to_text(read_text(path))
     elif suffix == ".pdf":
         title, text, pages = pdf_text(path)
     elif suffix == ".docx":
@@ -136,7 +140,7 @@ def load_jsonl(path: Path, root: str, problems: list[LoadProblem]) -> Iterator[D
             )
 
 
-LOADABLE = {".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx", ".jsonl"}
+LOADABLE = {".txt", ".md", ".markdown", ".rst", ".html", ".htm", ".pdf", ".docx", ".jsonl"}
 
 
 def iter_files(root: Path) -> Iterator[Path]:

@@ -9,9 +9,9 @@ import pytest
 from ingest.chunking import chunk_document, split_sentences
 from ingest.loaders import LoadProblem, html_to_text, load_path, markdown_to_text
 from ingest.models import Chunk, Document
+from ingest.rst import rst_to_text
 from ingest.titles import file_title, plain_text_title
-from service.citations import check_citations, cite_quotes
-from service.extractive import Quote
+from service.citations import Quote, check_citations, cite_quotes
 from tests.files import pdf_pages, tiny_pdf, write_docx
 
 # what must never reach a quote: Markdown and HTML syntax
@@ -273,7 +273,83 @@ def test_single_file_target(tmp_path: Path) -> None:
     assert docs[0].title == "One"
 
 
-@pytest.mark.parametrize("name", ["notes.md", "notes.html", "notes.txt"])
+RST = """\
+Harbour Guide
+=============
+
+.. image:: https://img.shields.io/pypi/v/harbour.svg
+   :target: https://pypi.org/p/harbour
+
+Tides
+-----
+
+The harbour of Velmora opened in 1911 and
+ships docked there every day. Read ``tides.csv`` with
+`the tide reader <https://example.org/reader>`_ or `the manual`__.
+
+__ https://example.org/manual
+
+* Check the ``depth`` first
+* Moor at *low* tide,
+  never at **high** tide
+
+Example::
+
+    import harbour
+    harbour.tides()
+
+.. autofunction:: harbour.tides
+   :noindex:
+
+   Reads the tides.
+
+The keeper retired in 1950.
+"""
+
+
+def test_restructuredtext_is_read_as_text(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "guide.rst").write_text(RST)
+    (doc,), problems = load(tmp_path)
+    assert not problems
+    assert doc.title == "Harbour Guide"
+    assert doc.text == (
+        "Harbour Guide\n\nTides\n\n"
+        "The harbour of Velmora opened in 1911 and ships docked there every day. "
+        "Read tides.csv with the tide reader or the manual.\n\n"
+        "- Check the depth first\n- Moor at low tide, never at high tide\n\n"
+        "Example:\n\nimport harbour\nharbour.tides()\n\n"
+        "The keeper retired in 1950."
+    )
+    assert sentences(doc.text)[2:5] == [
+        "The harbour of Velmora opened in 1911 and ships docked there every day.",
+        "Read tides.csv with the tide reader or the manual.", "Check the depth first"]
+    assert_clean_sentences(doc.text)
+    assert capfd.readouterr().err == ""  # docutils reports nothing, not even the unknown directive
+
+
+def test_restructuredtext_roles_substitutions_unsafe_directives_and_package_metadata(
+        capfd: pytest.CaptureFixture[str]) -> None:
+    source = (
+        "Metadata-Version: 2.1\nName: harbour\nSummary: Tide tables\nDescription-Content-Type: text/x-rst\n\n"
+        "|pypi| |ci|\n\n.. |pypi| image:: https://x.org/p.svg\n.. |version| replace:: 2.1\n\n"
+        "Intro text, version |version|, see :func:`harbour.read` and :ref:`the guide <guide>` [#]_.\n\n"
+        ".. [#] A note.\n\n"
+        ".. include:: /etc/passwd\n\n.. raw:: html\n\n   <script>alert(1)</script>\n\n"
+        ".. toctree::\n\n   api\n\n"
+        "Usage\n=====\n\n#. One\n#. Two\n"
+    )
+    title, text = rst_to_text(source)
+    assert title == "harbour: Tide tables"  # no document title, and a section further down is none
+    assert text == (
+        "Metadata-Version: 2.1\nName: harbour\nSummary: Tide tables\nDescription-Content-Type: text/x-rst\n\n"
+        "Intro text, version 2.1, see harbour.read and the guide.\n\nA note.\n\n"
+        "Usage\n\n1. One\n2. Two"
+    )
+    assert "root:x" not in text and "<script>" not in text and "alert" not in text
+    assert capfd.readouterr().err == ""
+
+
+@pytest.mark.parametrize("name", ["notes.md", "notes.html", "notes.txt", "notes.rst"])
 def test_every_quote_of_a_loaded_document_is_whole_sentences_without_markup(tmp_path: Path, name: str) -> None:
     body = {
         "notes.md": README,
@@ -282,6 +358,7 @@ def test_every_quote_of_a_loaded_document_is_whole_sentences_without_markup(tmp_
                       "</body></html>",
         "notes.txt": "Notes\n\nBees make honey. They live in\nhives near Mt. Hood, e.g. in Oregon.\n"
                      "- Queen\n- Workers\n",
+        "notes.rst": RST,
     }[name]
     (tmp_path / name).write_text(body)
     (doc,), _ = load(tmp_path)

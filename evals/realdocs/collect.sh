@@ -16,11 +16,11 @@ for pair in requests:requests-2.34.2 httpx:httpx-0.28.1 ftfy:ftfy-6.3.1 wordfreq
             threadpoolctl:threadpoolctl-3.8.0 filelock:filelock-4.3.1 idna:idna-3.20 urllib3:urllib3-2.8.0; do
   cp "$SP/${pair#*:}.dist-info/METADATA" "$OUT/${pair%%:*}.md"
 done
-# --- Python package metadata, reStructuredText -> .txt ---------------------------------------------------
+# --- Python package metadata, reStructuredText -> .rst ---------------------------------------------------
 for pair in joblib:joblib-1.6.0 tqdm:tqdm-4.70.1 h11:h11-0.16.0 jmespath:jmespath-1.1.0 \
             sortedcontainers:sortedcontainers-2.4.0 python-dateutil:python_dateutil-2.9.0.post0 \
             pluggy:pluggy-1.7.0 shellingham:shellingham-1.5.4; do
-  cp "$SP/${pair#*:}.dist-info/METADATA" "$OUT/${pair%%:*}.txt"
+  cp "$SP/${pair#*:}.dist-info/METADATA" "$OUT/${pair%%:*}.rst"
 done
 # --- Debian package documentation, markdown ---------------------------------------------------------------
 cp "$D/nodejs/glossary.md"                          "$OUT/nodejs-glossary.md"
