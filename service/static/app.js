@@ -5,7 +5,7 @@
 "use strict";
 
 const MARKERS = /\[(\d{1,4}(?:\s*,\s*\d{1,4})*)\]/g;
-const FILE_KINDS = ".txt, .md, .html, .pdf, .docx or .jsonl"; // what ingest/loaders.py reads (LOADABLE)
+const FILE_KINDS = ".txt, .md, .rst, .html, .pdf, .docx or .jsonl"; // what ingest/loaders.py reads (LOADABLE)
 const MAX_CHOSEN = 1000; // most document ids a question may be restricted to (the API's limit)
 const SHOWN_DOCUMENTS = 200; // rows of the documents list drawn at once; the filter finds the others
 const SHOWN_RESULTS = 50; // rows of one upload's results
