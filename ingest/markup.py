@@ -51,7 +51,7 @@ from markdown_it import MarkdownIt
 from markdown_it.token import Token
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from ingest.textblocks import TextBuilder
+from ingest.textblocks import TextBuilder, list_marker
 
 # ---------------------------------------------------------------------------------------------------- markdown
 
@@ -276,12 +276,7 @@ class _Html:
                     self.out.end_list()
             elif tag == "li":
                 self.flush()
-                numbering = self._lists[-1] if self._lists else None
-                if numbering is None:
-                    self._marker = "-"
-                else:
-                    self._marker = f"{numbering[0]}."
-                    numbering[0] += 1
+                self._marker = list_marker(self._lists)
                 if not self.depth:  # a stray <li>: a list of its own
                     self.depth = 1
                     self.walk(child, level + 1)

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from docutils import nodes
 from docutils.core import publish_doctree
 
-from ingest.textblocks import TextBuilder
+from ingest.textblocks import TextBuilder, list_marker
 from ingest.titles import plain_text_title
 
 _SETTINGS = {
@@ -134,12 +134,7 @@ class _Rst:
             if not self._lists:
                 self.out.end_list()
         elif isinstance(node, nodes.list_item):
-            numbering = self._lists[-1] if self._lists else None
-            if numbering is None:
-                self._marker = "-"
-            else:
-                self._marker = f"{numbering[0]}."
-                numbering[0] += 1
+            self._marker = list_marker(self._lists)
             self.walk(node)
             self._marker = None
         elif isinstance(node, nodes.field):

@@ -22,6 +22,16 @@ def inline(text: str) -> str:
     return "\n".join(line for line in lines if line)
 
 
+def list_marker(lists: list[list[int] | None]) -> str:
+    """The marker of the next item of the innermost open list: "-" for a bullet list, "N." for a numbered one
+    (whose counter, ``[next number]``, it advances)."""
+    numbering = lists[-1] if lists else None
+    if numbering is None:
+        return "-"
+    numbering[0] += 1
+    return f"{numbering[0] - 1}."
+
+
 @dataclass
 class TextBuilder:
     blocks: list[list[str]] = field(default_factory=list)
