@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import pickle
 import random
 import sys
 import time
@@ -30,7 +29,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from service.judge_training import FOLDS, Example, folds  # noqa: E402
+from service.evaluation.training import FOLDS, Example, folds, load_cached  # noqa: E402
 
 MAX_LENGTH = 288
 
@@ -38,7 +37,7 @@ MAX_LENGTH = 288
 def load(cache: Path) -> list[Example]:
     examples: list[Example] = []
     for file in sorted(cache.glob("*.pkl")):
-        examples += pickle.loads(file.read_bytes())
+        examples += load_cached(file.read_bytes())
     return examples
 
 

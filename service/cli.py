@@ -59,7 +59,7 @@ def _handle_errors(func: F) -> F:
 def main(verbose: int) -> None:
     """citeqa: answers whose every sentence cites the source sentences that support it."""
     level = logging.WARNING - 10 * min(verbose, 2)
-    from service.observability import configure_logging
+    from service.web.observability import configure_logging
 
     configure_logging(level)  # every line carries the request id it was logged under
 
@@ -98,7 +98,7 @@ def ingest(paths: tuple[Path, ...], progress: bool | None) -> None:
 def ask(question: str, k: int | None, documents: tuple[str, ...], as_json: bool) -> None:
     """Answer QUESTION from the indexed documents and list the cited sources."""
     from service import components
-    from service.schemas import AskResponse
+    from service.web.schemas import AskResponse
 
     parts = components.build(_settings())
     result = parts.pipeline.ask(question, k, list(documents) or None)
@@ -125,13 +125,13 @@ def serve(host: str | None, port: int | None, ingest_paths: tuple[Path, ...]) ->
     import uvicorn
 
     from service import components
-    from service.app import create_app
+    from service.web.app import create_app
 
     settings = _settings(host=host, port=port)
     parts = components.build(settings)
     for path in ingest_paths:
         click.echo(f"{path}: {parts.indexer.ingest(path).summary()}")
-    # access_log=False: citeqa.access logs each request once, with its request id (service/observability.py)
+    # access_log=False: citeqa.access logs each request once, with its request id (service/web/observability.py)
     uvicorn.run(create_app(settings, parts), host=settings.host, port=settings.port, log_level="info",
                 access_log=False)
 
@@ -161,23 +161,23 @@ def eval_command(corpus: Path, questions: Path, out: Path, retrieval: str | None
                  seed: int, k: int | None, url: str | None, api_key: str | None, data_dir: Path | None,
                  judge_model: str | None, judge_api_base: str | None, progress: bool | None) -> None:
     """Score citation accuracy on a question set: retrieval recall, citation precision/recall, abstention."""
-    from service import evaluation, report
+    from service.evaluation import harness, report
 
     if url and (compare or retrieval):
         raise click.UsageError("--retrieval and --compare need a local run; a --url service uses its own mode")
     if url and not url.startswith(("http://", "https://")):
         raise click.BadParameter("must look like http://host:port", param_hint="--url")
     settings = _settings(data_dir=data_dir)
-    modes: list[str | None] = list(evaluation.MODES) if compare else [retrieval or settings.retrieval_mode]
+    modes: list[str | None] = list(harness.MODES) if compare else [retrieval or settings.retrieval_mode]
     if url:
         modes = [None]
-    request = evaluation.EvalRequest(
+    request = harness.EvalRequest(
         corpus=corpus, questions=questions, out=out, modes=modes, limit=limit, seed=seed, k=k, url=url,
         api_key=api_key, judge_model=judge_model, judge_api_base=judge_api_base, progress=progress,
     )
     try:
-        runs, info = evaluation.run(settings, request, echo=lambda line: click.echo(line, err=True))
-    except evaluation.EvalInputError as exc:
+        runs, info = harness.run(settings, request, echo=lambda line: click.echo(line, err=True))
+    except harness.EvalInputError as exc:
         click.echo(f"error: {exc.message}", err=True)
         for problem in exc.problems[:20]:
             click.echo(f"  {problem}", err=True)
@@ -196,7 +196,7 @@ SHARED = Path(__file__).resolve().parent.parent.parent / "shared"
 @click.option("--set", "sets", multiple=True, metavar="NAME=CORPUS,QUESTIONS",
               help="A question set with gold sentences (repeatable). Default: squad2 and clapnq from ../shared.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Where to write the model (default: the packaged service/judge_model.json).")
+              help="Where to write the model (default: the packaged service/answer/judge_model.json).")
 @click.option("--report", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the fold figures (JSON) here too.")
 @click.option("--limit", type=click.IntRange(min=10), default=None,
@@ -211,7 +211,8 @@ SHARED = Path(__file__).resolve().parent.parent.parent / "shared"
 def train_judge(sets: tuple[str, ...], out: Path | None, report: Path | None, limit: int | None, k: int,
                 cache: Path | None, data_dir: Path | None) -> None:
     """Fit the judge of answers from question sets with gold sentences; print its fold figures."""
-    from service import evaluation, judge, judge_training
+    from service.answer import judge
+    from service.evaluation import harness, training
 
     parsed = []
     for spec in sets or (f"squad2={SHARED / 'train/squad2/corpus.jsonl'},{SHARED / 'train/squad2/questions.jsonl'}",
@@ -224,16 +225,16 @@ def train_judge(sets: tuple[str, ...], out: Path | None, report: Path | None, li
             if not Path(path).exists():
                 raise click.BadParameter(f"{path} does not exist", param_hint="--set")
         parsed.append((name, Path(corpus), Path(questions)))
-    request = judge_training.TrainRequest(sets=parsed, out=out or judge.MODEL_FILE, k=k, limit=limit, cache=cache)
+    request = training.TrainRequest(sets=parsed, out=out or judge.MODEL_FILE, k=k, limit=limit, cache=cache)
     try:
-        figures = judge_training.train(_settings(data_dir=data_dir), request,
+        figures = training.train(_settings(data_dir=data_dir), request,
                                        echo=lambda line: click.echo(line, err=True))
-    except evaluation.EvalInputError as exc:
+    except harness.EvalInputError as exc:
         click.echo(f"error: {exc.message}", err=True)
         for problem in exc.problems[:20]:
             click.echo(f"  {problem}", err=True)
         sys.exit(2)
-    click.echo(judge_training.format_report(figures))
+    click.echo(training.format_report(figures))
     if report:
         report.write_text(json.dumps(figures, indent=1) + "\n", encoding="utf-8")
 

@@ -11,12 +11,12 @@ from dataclasses import dataclass
 from ingest.embedding import LocalEmbedder, SentenceTransformerEmbedder
 from ingest.indexing import Indexer
 from ingest.models import ModelError
-from service.answering import Answerer, build_answerer
-from service.condense import Condenser, build_condenser
+from service.answer.answering import Answerer, build_answerer
+from service.answer.condense import Condenser, build_condenser
+from service.answer.judge import Judge
+from service.answer.pipeline import AskPipeline
+from service.answer.retrieval import Retriever
 from service.errors import ConfigError
-from service.judge import Judge
-from service.pipeline import AskPipeline
-from service.retrieval import Retriever
 from service.settings import Settings
 from service.store import ChromaStore
 

@@ -102,7 +102,7 @@ class Settings(BaseSettings):
         default=None, ge=0, le=1,
         description="The extractive answerer refuses when the judge's probability that the passages answer the "
         "question at all is below this. Unset: the threshold fitted with the judge "
-        "(service/judge_model.json, `citeqa train-judge`).",
+        "(service/answer/judge_model.json, `citeqa train-judge`).",
     )
     judge_sentence_threshold: float | None = Field(
         default=None, ge=0, le=1,

@@ -105,7 +105,7 @@ def seeded_parts(seeded_settings: Settings, embedder: LocalEmbedder) -> componen
 
 @pytest.fixture
 def live_server(seeded_parts: components.Components) -> Iterator[LiveServer]:
-    from service.app import create_app
+    from service.web.app import create_app
 
     with LiveServer(create_app(seeded_parts.settings, seeded_parts)) as server:
         yield server
@@ -139,7 +139,7 @@ def server_settings(tmp_path: Path, chroma_server: ChromaServer) -> Settings:
 def llm_app(settings: Settings, embedder: LocalEmbedder, openai_server: ScriptedOpenAI,
             **overrides: object) -> Iterator[LiveServer]:
     """The app under uvicorn with a real LLM answerer: litellm calling the scripted OpenAI-compatible server."""
-    from service.app import create_app
+    from service.web.app import create_app
 
     settings = settings.model_copy(update={
         "llm_model": "openai/test-model", "llm_api_base": openai_server.api_base, "llm_timeout": 5.0, **overrides,

@@ -9,10 +9,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ingest.models import Chunk
-from service.checked_stream import CheckedStream, could_be_refusal, last_sentence_start
-from service.citations import check_citations
-from service.pipeline import is_refusal
-from service.prompts import REFUSAL
+from service.answer.checked_stream import CheckedStream, could_be_refusal, last_sentence_start
+from service.answer.citations import check_citations
+from service.answer.pipeline import is_refusal
+from service.answer.prompts import REFUSAL
 
 PASSAGES = [
     Chunk("d1:a", "d1", 0, 0, 120, "OpenAI may deploy on NATO's unclassified networks. The talks began in March. "

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from ingest.models import Chunk
-from service.citations import check_citations
+from service.answer.citations import check_citations
 
 
 def chunk(cid: str, start: int, text: str) -> Chunk:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from service.condense import HeuristicCondenser, LLMCondenser, _clean, is_follow_up, standalone_question
+from service.answer.condense import HeuristicCondenser, LLMCondenser, _clean, is_follow_up, standalone_question
 from service.errors import InvalidInput
 from service.settings import Settings
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from service import evaluation, report
 from service.cli import main
+from service.evaluation import harness, report
 from tests.conftest import make_parts, make_settings
 from tests.servers import LiveServer
 
@@ -94,7 +94,7 @@ def test_eval_cli_end_to_end_then_compare_reusing_the_collection(tiny: tuple[Pat
     # the reliability bins count every answer; the chart and the failures are in the report
     hybrid = results["configs"]["hybrid"]
     assert sum(b["answers"] for b in hybrid["reliability"]) == sum(not row["refused"] for row in rows)
-    assert hybrid["ece"] == evaluation.expected_calibration_error(hybrid["reliability"])
+    assert hybrid["ece"] == harness.expected_calibration_error(hybrid["reliability"])
     assert (out / "reliability.png").read_bytes().startswith(b"\x89PNG")
     report_md = (out / "report.md").read_text()
     assert "![reliability](reliability.png)" in report_md and "## Failures" in report_md
@@ -140,7 +140,7 @@ def test_eval_cli_end_to_end_then_compare_reusing_the_collection(tiny: tuple[Pat
 
 
 def test_eval_over_http_against_a_running_server(tiny: tuple[Path, Path], tmp_path: Path, embedder) -> None:  # noqa: ANN001
-    from service.app import create_app
+    from service.web.app import create_app
 
     corpus, questions = tiny
     parts = make_parts(make_settings(tmp_path / "served"), embedder)
@@ -164,7 +164,7 @@ def test_eval_over_http_against_a_running_server(tiny: tuple[Path, Path], tmp_pa
 def test_ask_returns_the_ranking_only_when_asked(tiny: tuple[Path, Path], tmp_path: Path, embedder) -> None:  # noqa: ANN001
     import httpx
 
-    from service.app import create_app
+    from service.web.app import create_app
 
     corpus, _ = tiny
     parts = make_parts(make_settings(tmp_path / "served"), embedder)
@@ -214,16 +214,17 @@ def test_evidence_must_be_found_in_the_corpus(tiny: tuple[Path, Path], tmp_path:
 
 
 def test_sample_is_stratified_and_seeded() -> None:
-    qs = [evaluation.EvalQuestion(f"q{i}", "?", [], [], i % 4 == 0, i + 1) for i in range(40)]
-    first = evaluation.sample(qs, 8, seed=1)
-    assert first == evaluation.sample(qs, 8, seed=1) and first != evaluation.sample(qs, 8, seed=2)
+    qs = [harness.EvalQuestion(f"q{i}", "?", [], [], i % 4 == 0, i + 1) for i in range(40)]
+    first = harness.sample(qs, 8, seed=1)
+    assert first == harness.sample(qs, 8, seed=1) and first != harness.sample(qs, 8, seed=2)
     assert sum(q.answerable for q in first) == 2 and [q.line for q in first] == sorted(q.line for q in first)
-    assert evaluation.sample(qs, None, 0) == qs and evaluation.sample(qs, 100, 0) == qs
+    assert harness.sample(qs, None, 0) == qs and harness.sample(qs, 100, 0) == qs
 
 
 def _row(qid: str, answerable: bool, refused: bool, confidence: float, correct: tuple[bool, ...] = (),
          quote: str = "") -> dict:
-    """A questions.jsonl row as :func:`service.evaluation.score` writes it, cut down to what the report reads."""
+    """A questions.jsonl row as :func:`service.evaluation.harness.score` writes it, cut down to what the report
+    reads."""
     row = {"id": qid, "question": f"Question {qid}?", "answerable": answerable, "refused": refused,
            "confidence": confidence,
            "citations": [{"n": i, "doc_id": "d", "start": 0, "end": 1, "correct": ok,
@@ -248,21 +249,21 @@ ROWS = [
 
 def test_reliability_bins_and_expected_calibration_error() -> None:
     outcomes = [(0.05, False), (0.95, True), (0.95, True), (0.9, False), (1.0, True), (0.55, True), (0.5, False)]
-    bins = evaluation.reliability(outcomes)
+    bins = harness.reliability(outcomes)
     assert [(b["lo"], b["hi"], b["answers"], b["right"]) for b in bins] == [
         (0.0, 0.1, 1, 0), (0.5, 0.6, 2, 1), (0.9, 1.0, 4, 3)]  # empty bins left out; 1.0 in the last
     assert [b["confidence"] for b in bins] == pytest.approx([0.05, 0.525, 0.95])
     assert [b["observed"] for b in bins] == [0.0, 0.5, 0.75]
-    ece = evaluation.expected_calibration_error(bins)
+    ece = harness.expected_calibration_error(bins)
     assert ece == pytest.approx((1 * 0.05 + 2 * 0.025 + 4 * 0.2) / 7, abs=1e-6)
-    calibrated = evaluation.reliability([(0.75, True)] * 3 + [(0.75, False)])
-    assert evaluation.expected_calibration_error(calibrated) == 0.0
-    assert evaluation.reliability([]) == [] and evaluation.expected_calibration_error([]) is None
-    assert [b["lo"] for b in evaluation.reliability([(-0.1, False), (1.2, True)])] == [0.0, 0.9]
+    calibrated = harness.reliability([(0.75, True)] * 3 + [(0.75, False)])
+    assert harness.expected_calibration_error(calibrated) == 0.0
+    assert harness.reliability([]) == [] and harness.expected_calibration_error([]) is None
+    assert [b["lo"] for b in harness.reliability([(-0.1, False), (1.2, True)])] == [0.0, 0.9]
     # the answers of rows: refusals left out; an unanswerable question's answer is never right
-    assert evaluation.answer_outcomes(ROWS) == [
+    assert harness.answer_outcomes(ROWS) == [
         (0.9, True), (0.3, False), (0.8, False), (0.6, True), (0.7, False), (0.4, False), (0.95, False)]
-    assert not evaluation.answer_right({**ROWS[6], "citations": [{"correct": True}]})
+    assert not harness.answer_right({**ROWS[6], "citations": [{"correct": True}]})
 
 
 def test_failures_are_the_worst_answers_and_the_most_confident_wrong_ones() -> None:
@@ -274,7 +275,7 @@ def test_failures_are_the_worst_answers_and_the_most_confident_wrong_ones() -> N
     long = report.quote("x" * 1000)
     assert len(long) == report.QUOTE_CHARS and long.endswith("…")
 
-    runs = [evaluation.ConfigRun("bm25", ROWS, {}, {}, {}), evaluation.ConfigRun("hybrid", [], {}, {}, {})]
+    runs = [harness.ConfigRun("bm25", ROWS, {}, {}, {}), harness.ConfigRun("hybrid", [], {}, {}, {})]
     md = report.failures(runs)
     assert md.startswith("## Failures") and "Configuration: **bm25** (the first of the comparison)" in md
     worst, confident = md.split("### The most confident answers to unanswerable questions")
@@ -288,14 +289,14 @@ def test_failures_are_the_worst_answers_and_the_most_confident_wrong_ones() -> N
     assert confident.index("**u3**") < confident.index("**u1**") and "(confidence 0.950)" in confident
     [u1_quote] = [line for line in confident.splitlines() if "Glass is made" in line]
     assert u1_quote.endswith("…") and len(u1_quote) < report.QUOTE_CHARS + 30
-    empty = report.failures([evaluation.ConfigRun("hybrid", [], {}, {}, {})])
+    empty = report.failures([harness.ConfigRun("hybrid", [], {}, {}, {})])
     assert "No answerable question was answered." in empty and "No unanswerable question was answered." in empty
 
 
 def test_report_files_without_a_model(tmp_path: Path) -> None:
-    bins = evaluation.reliability(evaluation.answer_outcomes(ROWS))
-    run = evaluation.ConfigRun("hybrid", ROWS, {}, {"A": {}, "B": {}}, {}, bins,
-                               evaluation.expected_calibration_error(bins))
+    bins = harness.reliability(harness.answer_outcomes(ROWS))
+    run = harness.ConfigRun("hybrid", ROWS, {}, {"A": {}, "B": {}}, {}, bins,
+                               harness.expected_calibration_error(bins))
     info = {"questions": {"path": "q.jsonl", "count": 9, "in_file": 9, "answerable": 6, "unanswerable": 3,
                           "limit": None, "seed": 0},
             "corpus": {"path": "c", "documents": 1, "hash": "0" * 64}, "target": {"target": "test"}, "judge": "test"}
@@ -312,7 +313,7 @@ def test_report_files_without_a_model(tmp_path: Path) -> None:
 
 
 def test_offline_judge(embedder) -> None:  # noqa: ANN001
-    from service.support_judges import OfflineJudge, lexical_support
+    from service.evaluation.support_judges import OfflineJudge, lexical_support
 
     judge = OfflineJudge(embedder)
     span = "Robert Stevenson built the Bell Rock Lighthouse between 1807 and 1810."
@@ -326,7 +327,7 @@ def test_offline_judge(embedder) -> None:  # noqa: ANN001
 
 @pytest.mark.slow  # loads the model or starts a server
 def test_llm_judge_asks_the_entailment_prompt(openai_server, settings) -> None:  # noqa: ANN001
-    from service.support_judges import LLMJudge
+    from service.evaluation.support_judges import LLMJudge
 
     judge = LLMJudge(settings, "openai/judge-model", openai_server.api_base)
     assert judge.name == "llm: openai/judge-model (prompts/judge_entailment.md)"

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from service.app import create_app
+from service.web.app import create_app
 from tests.conftest import SEED_QUESTION, SEEDS, make_parts, make_settings
 from tests.servers import LiveServer
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from service.app import create_app
+from service.web.app import create_app
 from tests.conftest import SEED_QUESTION, make_parts
 from tests.servers import LiveServer
 

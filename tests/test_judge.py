@@ -1,4 +1,4 @@
-"""The judge of answers (service/judge.py) and what uses it: the extractive answerer's sentences and refusals,
+"""The judge of answers (service/answer/judge.py) and what uses it: the extractive answerer's sentences and refusals,
 citations that quote exactly what an extractive answer says, and the support of an LLM's answer sentences."""
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ import pytest
 from ingest.chunking import chunk_document, split_sentences
 from ingest.embedding import LocalEmbedder
 from ingest.models import Chunk, Document
-from service.citations import Quote, cite_quotes
-from service.extractive import choose
-from service.judge import FEATURES, Judge, JudgeModel, features, is_prose, question_type, rarity, stem
-from service.retrieval import Passage
+from service.answer.citations import Quote, cite_quotes
+from service.answer.extractive import choose
+from service.answer.judge import FEATURES, Judge, JudgeModel, features, is_prose, question_type, rarity, stem
+from service.answer.retrieval import Passage
 from tests.conftest import SEED_QUESTION, UNANSWERABLE, make_parts, make_settings
 from tests.servers import LiveServer
 
@@ -133,7 +133,7 @@ def test_answers_carry_confidence_and_a_refusal_carries_closest(seeded_parts) ->
 
 @pytest.mark.slow
 def test_http_refusal_has_closest_and_no_citations(tmp_path: Path, seeded_settings, embedder) -> None:  # noqa: ANN001
-    from service.app import create_app
+    from service.web.app import create_app
 
     settings = seeded_settings.model_copy(update={"judge_refuse_threshold": 0.99})  # every question refused
     with LiveServer(create_app(settings, make_parts(settings, embedder))) as server:
@@ -156,6 +156,30 @@ def test_an_llm_sentence_without_support_is_unsupported_and_markers_resolve_by_t
     assert first["supported"] is True and second["supported"] is False
     quote = body["citations"][first["citations"][0] - 1]["quote"]
     assert "unclassified networks" in quote
+
+
+def test_a_cache_written_before_the_modules_moved_still_loads() -> None:
+    """``train-judge --cache`` files pickle classes by module path; those made as service.judge_training and
+    service.judge (before service/ had packages) load as the same classes, for train-judge and evals/reader.py."""
+    import pickle
+
+    from service.answer.judge import Candidates
+    from service.evaluation.training import Example, load_cached
+
+    passage = Passage(chunk=Chunk(id="d:0", doc_id="d", index=0, start=0, end=3, text="Hi.", title="d",
+                                  source="d.txt"), score=1.0)
+    example = Example("q1", "clapnq", "q1", "Who?", True, ["Hi"], [("d", 0, 3)],
+                      Candidates([], np.zeros((0, len(FEATURES)), np.float32)), np.zeros(0, np.float32), [],
+                      passages=[passage])
+    old = pickle.dumps([example], protocol=0)  # text opcodes: the module paths can be rewritten as they were
+    for new_path, old_path in (("service.evaluation.training", "service.judge_training"),
+                               ("service.answer.judge", "service.judge"),
+                               ("service.answer.retrieval", "service.retrieval")):
+        assert new_path.encode() in old
+        old = old.replace(new_path.encode(), old_path.encode())
+    [loaded] = load_cached(old)
+    assert type(loaded) is Example and type(loaded.candidates) is Candidates and loaded.gold == [("d", 0, 3)]
+    assert type(loaded.passages[0]) is Passage and loaded.passages[0].chunk.text == "Hi."
 
 
 @pytest.mark.slow

@@ -1,4 +1,4 @@
-"""The BM25 index kept on disk (service/lexical.py): reused by a new process at the same store revision, rebuilt
+"""The BM25 index kept on disk (service/answer/lexical.py): reused by a new process at the same store revision, rebuilt
 after a write, rebuilt (never fatal) when its folder is broken, and never stale with a Chroma server shared by
 replicas. A "restart" is a new BM25Index (or new parts) on the same settings, as a new process would build."""
 
@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from service import components, lexical
-from service.lexical import MANIFEST, BM25Index
+from service import components
+from service.answer import lexical
+from service.answer.lexical import MANIFEST, BM25Index
 from service.settings import Settings
 from service.store import ChromaStore
 from tests.conftest import SEED_QUESTION, make_parts
@@ -104,7 +105,7 @@ def test_a_broken_folder_is_rebuilt_not_fatal(seeded_parts: components.Component
         (folder / "chunks.json").unlink()
 
     index = restart(settings)
-    with caplog.at_level(logging.WARNING, logger="service.lexical"):
+    with caplog.at_level(logging.WARNING, logger="service.answer.lexical"):
         assert index.search_ids(SEED_QUESTION, 5) == expected
     assert index.store.pages_read == 1
     assert "unreadable" in caplog.text and "rebuilding" in caplog.text
@@ -129,7 +130,7 @@ def test_an_unwritable_cache_folder_is_not_fatal(seeded_parts: components.Compon
                                                  caplog: pytest.LogCaptureFixture) -> None:
     settings = seeded_parts.settings
     (settings.data_dir / "bm25").write_text("a file where the folder should be")
-    with caplog.at_level(logging.WARNING, logger="service.lexical"):
+    with caplog.at_level(logging.WARNING, logger="service.answer.lexical"):
         hits = restart(settings).search_ids(SEED_QUESTION, 5)
     assert hits and "not saved" in caplog.text
 

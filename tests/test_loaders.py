@@ -11,7 +11,7 @@ from ingest.loaders import LoadProblem, html_to_text, load_path, markdown_to_tex
 from ingest.models import Chunk, Document
 from ingest.rst import rst_to_text
 from ingest.titles import file_title, plain_text_title
-from service.citations import Quote, check_citations, cite_quotes
+from service.answer.citations import Quote, check_citations, cite_quotes
 from tests.files import pdf_pages, tiny_pdf, write_docx
 
 # what must never reach a quote: Markdown and HTML syntax

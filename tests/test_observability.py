@@ -9,8 +9,8 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from service.app import create_app
-from service.observability import RequestIdFilter
+from service.web.app import create_app
+from service.web.observability import RequestIdFilter
 from tests.conftest import SEED_QUESTION, UNANSWERABLE, make_parts
 from tests.servers import LiveServer
 
@@ -62,7 +62,7 @@ def test_log_lines_carry_the_request_id(live_server: LiveServer, caplog: pytest.
     by_logger = {record.name: record for record in caplog.records}
     assert by_logger["citeqa.access"].request_id == "ask-1"  # type: ignore[attr-defined]
     assert "POST /ask 200" in by_logger["citeqa.access"].getMessage()
-    assert by_logger["service.pipeline"].request_id == "ask-1"  # logged in the worker thread of the route
+    assert by_logger["service.answer.pipeline"].request_id == "ask-1"  # logged in the worker thread of the route
     assert all(record.request_id in ("ask-1", "-") for record in caplog.records)  # type: ignore[attr-defined]
 
 

@@ -14,8 +14,8 @@ import openai
 import pytest
 from openai import OpenAI
 
-from service.app import create_app
-from service.prompts import REFUSAL
+from service.answer.prompts import REFUSAL
+from service.web.app import create_app
 from tests.conftest import SEED_QUESTION, UNANSWERABLE, make_parts, make_settings
 from tests.servers import LiveServer
 

@@ -183,7 +183,7 @@ def test_ask_stream_cite_highlight_and_follow_up(browser: Browser, live_server: 
 
 def test_llm_answer_streams_in_then_becomes_the_checked_text(browser: Browser, seeded_settings: Any,
                                                                embedder: Any, openai_server: Any) -> None:
-    from service.app import create_app
+    from service.web.app import create_app
     from tests.conftest import make_parts
 
     settings = seeded_settings.model_copy(update={"llm_model": "openai/test-model",
@@ -207,7 +207,7 @@ def test_llm_answer_streams_in_then_becomes_the_checked_text(browser: Browser, s
 
 def test_refusal_shows_the_closest_passage(browser: Browser, seeded_settings: Any, embedder: Any,
                                           output_dir: Path) -> None:
-    from service.app import create_app
+    from service.web.app import create_app
     from tests.conftest import make_parts
 
     # refuse whatever the judge's model says: the best sentence becomes the closest passage
@@ -588,7 +588,7 @@ def test_documents_upload_by_drop_ask_restrict_and_delete(browser: Browser, live
 
 @pytest.fixture
 def empty_server(settings: Any, embedder: Any) -> Iterator[LiveServer]:
-    from service.app import create_app
+    from service.web.app import create_app
     from tests.conftest import make_parts
 
     with LiveServer(create_app(settings, make_parts(settings, embedder))) as server:

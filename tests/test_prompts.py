@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
+from service.answer.prompts import TEMPLATES, load_prompts
 from service.errors import ConfigError
-from service.prompts import TEMPLATES, load_prompts
 from service.settings import PROJECT_ROOT
 
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from service.retrieval import reciprocal_rank_fusion, tokenize
+from service.answer.retrieval import reciprocal_rank_fusion, tokenize
 from tests.conftest import SEED_QUESTION
 
 

@@ -10,9 +10,9 @@ import httpx
 import pytest
 from pydantic import ValidationError
 
-from service.app import create_app
-from service.security import KeyRing, TokenBuckets, under
 from service.settings import Settings
+from service.web.app import create_app
+from service.web.security import KeyRing, TokenBuckets, under
 from tests.conftest import make_parts, make_settings
 from tests.servers import LiveServer
 

@@ -14,8 +14,8 @@ import pytest
 
 from ingest.models import Chunk, Document
 from service import store as store_module
+from service.answer.retrieval import BM25Index
 from service.errors import NotFound, StoreUnavailable
-from service.retrieval import BM25Index
 from service.settings import Settings
 from service.store import ChromaStore
 from tests.conftest import SEED_QUESTION, SEEDS, make_parts, make_settings

@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from service.app import create_app
+from service.web.app import create_app
 from tests.conftest import make_parts, make_settings
 from tests.files import tiny_pdf
 from tests.servers import LiveServer

@@ -1,0 +1,72 @@
+"""The extractive answerer: the offline default. It generates no text.
+
+It asks the judge (:mod:`service.answer.judge`) how likely each sentence of the retrieved passages answers the question,
+and how likely the best of them does (the confidence). Then:
+
+1. **Refuse or answer.** When the probability that the passages answer the question at all is below
+   ``refuse_threshold`` and the confidence is below ``JudgeModel.answer_confidence`` (0.8), it refuses (the
+   fixed refusal sentence); the best candidate is still reported, as the closest passage.
+2. **Say what answers, no more.** It says the best sentence and the other sentences of the same document whose
+   probability clears ``sentence_threshold`` (at most ``max_sentences``), verbatim and in document order, each
+   followed by the marker of its passage. Both thresholds are calibrated by ``citeqa train-judge`` and kept with
+   the judge's model (settings may override them).
+
+Each piece it yields is a :class:`Quote`: the text said and the exact span of the passage it comes from, so its
+citation is that span by construction (:func:`service.answer.citations.cite_quotes`), never re-resolved by word overlap.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+from service.answer.citations import MARKER, Quote
+from service.answer.judge import Candidate, Judgement, JudgeModel
+from service.answer.prompts import REFUSAL
+from service.answer.retrieval import Passage
+
+
+def choose(keys: Sequence[tuple[str, int, float]], best: int, threshold: float, max_sentences: int) -> list[int]:
+    """Which candidates to say, given per candidate (document id, offset in the document, probability): the
+    ``best`` one and the others of its document with probability >= ``threshold``, at most ``max_sentences``
+    (the most probable), in document order."""
+    doc = keys[best][0]
+    picked = [i for i, (d, _, p) in enumerate(keys) if d == doc and (i == best or p >= threshold)]
+    picked.sort(key=lambda i: (i != best, -keys[i][2], keys[i][1]))
+    return sorted(picked[:max_sentences], key=lambda i: keys[i][1])
+
+
+class ExtractiveAnswerer:
+    name = "extractive"
+
+    def __init__(self, model: JudgeModel, sentence_threshold: float, refuse_threshold: float,
+                 max_sentences: int) -> None:
+        self.model = model
+        self.sentence_threshold = sentence_threshold
+        self.refuse_threshold = refuse_threshold
+        self.max_sentences = max_sentences
+
+    def select(self, judgement: Judgement, passages: Sequence[Passage]) -> list[Candidate]:
+        """The sentences to answer with, in document order; empty when it should refuse."""
+        best = judgement.best
+        if best is None or not self.model.answers(judgement.answerable, judgement.confidence, self.refuse_threshold):
+            return []
+        candidates = judgement.candidates
+        keys = [(c.doc_id, passages[c.passage].chunk.start + c.start, c.probability) for c in candidates]
+        chosen = choose(keys, candidates.index(best), self.sentence_threshold, self.max_sentences)
+        return [candidates[i] for i in chosen]
+
+    def stream(self, question: str, passages: Sequence[Passage], judgement: Judgement) -> Iterator[str]:
+        chosen = self.select(judgement, passages)
+        if not chosen:
+            yield REFUSAL
+            return
+        yield from pieces(chosen)
+
+
+def pieces(chosen: Sequence[Candidate]) -> Iterator[Quote]:
+    """The answer, a sentence at a time: each chosen sentence verbatim, followed by its passage's marker."""
+    for index, candidate in enumerate(chosen):
+        # a source sentence's own bracketed numbers (footnotes) must not read as our markers
+        text = MARKER.sub("", candidate.text)
+        yield Quote(("" if index == 0 else " ") + f"{text} [{candidate.passage + 1}]",
+                    candidate.passage, candidate.start, candidate.end)

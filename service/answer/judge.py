@@ -1,0 +1,414 @@
+"""The judge of answers: how likely each candidate sentence, read in its passage, answers the question.
+
+``Judge.score(question, question_vector, passages) -> Judgement``: every sentence of the retrieved passages that
+reads as prose (:func:`is_prose`) with the probability that it answers the question; the probability that the
+passages answer the question at all; and the ``confidence``, the probability that the best-rated sentence answers
+it. The extractive answerer says the sentences whose probability clears ``sentence_threshold`` and refuses when
+the passages look unanswering (``refuse_threshold``) unless the confidence is high; the citation checker resolves
+an LLM's markers with :meth:`Judge.rater`; ``citeqa eval`` reports the confidence.
+
+How it judges costs no encoder work: a light model over features of each sentence that the retrieval has already
+paid for (see :func:`features`): the cosine of the question with the sentence's vector (pooled from its passage's
+forward pass, so read in context), with its neighbours and with its passage; the share of the question's words,
+weighted by how rare they are in English (``wordfreq``), found in the sentence, in its neighbours and in the
+passage; answer-type cues (a number for "how many", a year or month for "when", a new name for "who"/"where");
+position; and how each compares with the best of the question. Three logistic models, fitted by ``citeqa
+train-judge`` (:mod:`service.evaluation.training`), turn them into probabilities: one per sentence; one per question,
+that the passages answer it at all (over the sentence probabilities and the best scores and their margins); and
+the confidence, that the best sentence answers it (the same, and the second's output). Their weights, thresholds
+and the recipe they were trained with live in ``service/answer/judge_model.json``.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ingest.chunking import split_sentences
+from service.answer.lexical import tokenize
+from service.answer.retrieval import Passage
+
+MODEL_FILE = Path(__file__).with_name("judge_model.json")
+MIN_WORDS = 4
+# A calibrated confidence of 0.8 means about 80% of such answers cite a sentence that answers: an answer worth
+# giving even when the passages as a whole look unlike answering ones (a short question about one long sentence).
+ANSWER_CONFIDENCE = 0.8
+SUPPORTED = 0.5  # an LLM's answer sentence is supported when its best cited sentence rates at least this
+FEATURE_VERSION = "2"  # bump when features() changes: a model file fitted on other features is refused
+
+Span = tuple[int, int]
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One sentence of one passage, as judged."""
+
+    passage: int  # 0-based position among the passages
+    sentence: int  # 0-based position among the passage's sentences
+    doc_id: str
+    start: int  # offsets in the passage's text (chunk.text[start:end] == text)
+    end: int
+    text: str
+    cosine: float  # cosine(question, sentence)
+    probability: float = 0.0  # that it answers the question
+
+
+@dataclass
+class Judgement:
+    candidates: list[Candidate] = field(default_factory=list)
+    answerable: float = 0.0  # that the passages answer the question
+    confidence: float = 0.0  # that the best candidate answers the question
+
+    @property
+    def best(self) -> Candidate | None:
+        return max(self.candidates, key=lambda c: (c.probability, -c.passage, -c.start), default=None)
+
+
+# --- words -------------------------------------------------------------------------------------------------------
+_SUFFIXES = ("ings", "ing", "edly", "ed", "ies", "es", "s", "ly")
+
+
+def stem(word: str) -> str:
+    """A crude suffix-stripping stem, enough for 'corrected' ~ 'correct' and 'networks' ~ 'network'."""
+    for suffix in _SUFFIXES:
+        if len(word) > len(suffix) + 3 and word.endswith(suffix):
+            return word[: -len(suffix)]
+    return word
+
+
+@functools.lru_cache(maxsize=65536)
+def rarity(word: str) -> float:
+    """How much a word says, from its frequency in English: 0 for the commonest words, 1 for unknown ones
+    (names, numbers, rare terms). ``wordfreq``'s Zipf scale runs from ~8 ('the') down to 0 (unseen)."""
+    from wordfreq import zipf_frequency
+
+    return min(1.0, max(0.0, (7.0 - zipf_frequency(word, "en")) / 6.0))
+
+
+def weighted_words(text: str) -> dict[str, float]:
+    """Stemmed content words of ``text`` with their rarity (the largest, when several words share a stem)."""
+    out: dict[str, float] = {}
+    for word in tokenize(text):
+        key = stem(word)
+        out[key] = max(out.get(key, 0.0), rarity(word))
+    return out
+
+
+def coverage(wanted: dict[str, float], found: set[str]) -> float:
+    """The rarity-weighted share of ``wanted`` words that are among ``found`` (0 when nothing is wanted)."""
+    total = sum(wanted.values())
+    if total <= 0:
+        return 0.0
+    return sum(weight for word, weight in wanted.items() if word in found) / total
+
+
+_CODE_CHARS = frozenset("{}[]<>=|$\\`*#;~^")
+_STOP = re.compile(r"[.!?][\"'”’)\]]*$")
+
+
+def is_prose(sentence: str) -> bool:
+    """Whether a sentence can be said as an answer: at least ``MIN_WORDS`` words, ending like a sentence (or
+    long enough to be one whose stop was lost), and not code or a table row (few of the characters code and
+    markup use). Headings, command lines, option tables and bare code are left out: they are never the answer a
+    reader wants quoted, and they crowd the sentences that are."""
+    words = sentence.split()
+    if len(words) < MIN_WORDS:
+        return False
+    if not _STOP.search(sentence.rstrip()) and len(words) < 8:
+        return False
+    visible = [char for char in sentence if not char.isspace()]
+    return sum(char in _CODE_CHARS for char in visible) <= 0.05 * len(visible)
+
+
+# --- answer types ------------------------------------------------------------------------------------------------
+QUESTION_TYPES = ("quantity", "time", "person", "place", "reason", "other")
+_QTYPE = [
+    ("quantity", re.compile(r"\bhow (many|much|long|old|far|large|big|tall|high|often)\b|\bwhat (number|percent"
+                            r"|percentage|amount|size|population)\b")),
+    ("time", re.compile(r"\bwhen\b|\b(what|which) (year|date|time|century|decade|month|day|period|era)\b")),
+    ("person", re.compile(r"\bwho\b|\bwhom\b|\bwhose\b|\b(what|which) (person|people|man|woman|actor|singer|player"
+                          r"|president|king|queen|author|company|team|band|group)\b")),
+    ("place", re.compile(r"\bwhere\b|\b(what|which) (country|city|state|place|location|region|town|continent)\b")),
+    ("reason", re.compile(r"\bwhy\b|\bwhat (caused|causes|led to)\b|\breason\b")),
+]
+_NUMBER = re.compile(r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|"
+                     r"fifty|hundred|thousand|million|billion|dozen|half|several)\b", re.IGNORECASE)
+_TIME = re.compile(r"\b(1\d{3}|20\d{2})s?\b|\b(january|february|march|april|may|june|july|august|september|"
+                   r"october|november|december|century|centuries|decade|monday|tuesday|wednesday|thursday|friday|"
+                   r"saturday|sunday|ago|era|age|period)\b", re.IGNORECASE)
+_REASON = re.compile(r"\b(because|due to|since|as a result|so that|in order to|led to|leads to|caused|causes|"
+                     r"result of|reason)\b", re.IGNORECASE)
+_CAPITAL = re.compile(r"(?<=\S\s)([A-Z][\w'-]+)")
+
+
+def question_type(question: str) -> str:
+    lowered = question.lower()
+    for name, pattern in _QTYPE:
+        if pattern.search(lowered):
+            return name
+    return "other"
+
+
+def new_names(sentence: str, question_words: set[str]) -> int:
+    """Capitalised words inside the sentence (not its first word) that the question does not name."""
+    return sum(1 for word in _CAPITAL.findall(sentence) if stem(word.lower()) not in question_words)
+
+
+# --- features ----------------------------------------------------------------------------------------------------
+FEATURES = (
+    "bias", "cos_s", "cos_p", "gap_s", "gap_s_in_p", "gap_p", "cos_prev", "cos_next", "has_prev", "has_next",
+    "first", "rel_pos", "doc_start", "rank_inv", "lex_s", "lex_ctx", "lex_p", "lex_gap", "miss_s_in_p", "novel",
+    "log_words", "has_number", "has_time", "has_names", "has_reason",
+    *(f"q_{name}" for name in QUESTION_TYPES),
+    "fit_quantity", "fit_time", "fit_person", "fit_place", "fit_reason",
+)
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """The candidate sentences of a question and their feature rows (one row each, columns :data:`FEATURES`)."""
+
+    items: list[Candidate]
+    rows: np.ndarray  # float32, (len(items), len(FEATURES))
+    # per passage: the rarity of the rarest question word it lacks (0 when it has them all)
+    missing: list[float] = field(default_factory=list)
+
+
+def _sentence_vectors(passage: Passage, spans: list[Span]) -> np.ndarray:
+    vectors = passage.sentence_vectors
+    if vectors is None or len(vectors) != len(spans):
+        raise ValueError(f"passage {passage.chunk.id} carries no sentence vectors for its {len(spans)} sentences")
+    return np.asarray(vectors, dtype=np.float32)
+
+
+def features(question: str, question_vector: np.ndarray, passages: Sequence[Passage]) -> Candidates:
+    """Every candidate sentence of ``passages`` (:func:`is_prose`) and its feature row."""
+    q_words = weighted_words(question)
+    q_stems = set(q_words)
+    q_type = question_type(question)
+    items: list[Candidate] = []
+    raw: list[list[float]] = []
+    missing: list[float] = []
+    for p_index, passage in enumerate(passages):
+        text = passage.chunk.text
+        spans = split_sentences(text)
+        if not spans:
+            continue
+        vectors = _sentence_vectors(passage, spans)
+        cosines = vectors @ question_vector
+        p_cos = float(passage.vector @ question_vector) if passage.vector is not None else float(cosines.max())
+        sentence_words = [set(weighted_words(text[a:b])) for a, b in spans]
+        passage_words = set().union(*sentence_words)
+        lex_p = coverage(q_words, passage_words)
+        while len(missing) < p_index:
+            missing.append(1.0)
+        missing.append(max((w for word, w in q_words.items() if word not in passage_words), default=0.0))
+        for s_index, (start, end) in enumerate(spans):
+            sentence = text[start:end]
+            words = len(sentence.split())
+            if not is_prose(sentence):
+                continue
+            previous = cosines[s_index - 1] if s_index > 0 else None
+            following = cosines[s_index + 1] if s_index + 1 < len(spans) else None
+            context = set(sentence_words[s_index])
+            for neighbour in (s_index - 1, s_index + 1):
+                if 0 <= neighbour < len(spans):
+                    context |= sentence_words[neighbour]
+            lex_s = coverage(q_words, sentence_words[s_index])
+            own = sentence_words[s_index]
+            cues = {
+                "quantity": bool(_NUMBER.search(sentence)),
+                "time": bool(_TIME.search(sentence)),
+                "person": new_names(sentence, q_stems) > 0,
+                "place": new_names(sentence, q_stems) > 0,
+                "reason": bool(_REASON.search(sentence)),
+            }
+            items.append(Candidate(p_index, s_index, passage.chunk.doc_id, start, end, sentence,
+                                   float(cosines[s_index])))
+            raw.append([
+                1.0, float(cosines[s_index]), p_cos, 0.0, 0.0, 0.0,
+                float(previous) if previous is not None else 0.0, float(following) if following is not None else 0.0,
+                float(previous is not None), float(following is not None),
+                float(s_index == 0), s_index / max(1, len(spans) - 1), float(s_index == 0 and passage.chunk.index == 0),
+                1.0 / (p_index + 1), lex_s, coverage(q_words, context), lex_p, lex_p - lex_s,
+                coverage(q_words, passage_words - own), len(own - q_stems) / max(1, len(own)),
+                math.log1p(words), float(cues["quantity"]), float(cues["time"]), float(cues["person"]),
+                float(cues["reason"]),
+                *(float(q_type == name) for name in QUESTION_TYPES),
+                *(float(q_type == name and cues[name]) for name in ("quantity", "time", "person", "place", "reason")),
+            ])
+    rows = np.asarray(raw, dtype=np.float32).reshape(len(raw), len(FEATURES))
+    if len(items):
+        column = {name: i for i, name in enumerate(FEATURES)}
+        best_s = rows[:, column["cos_s"]].max()
+        best_p = rows[:, column["cos_p"]].max()
+        rows[:, column["gap_s"]] = rows[:, column["cos_s"]] - best_s
+        rows[:, column["gap_p"]] = rows[:, column["cos_p"]] - best_p
+        by_passage: dict[int, float] = {}
+        for item, row in zip(items, rows, strict=True):
+            by_passage[item.passage] = max(by_passage.get(item.passage, -1.0), float(row[column["cos_s"]]))
+        for i, item in enumerate(items):
+            rows[i, column["gap_s_in_p"]] = rows[i, column["cos_s"]] - by_passage[item.passage]
+    return Candidates(items, rows, missing)
+
+
+QUESTION_FEATURES = ("bias", "p1", "p2", "logit_p1", "logit_gap", "p_sum", "cos_s", "cos_p", "lex_s", "lex_p",
+                     "doc_share", "cos_s_gap", "cos_p_gap", "rarest_missing", "best_doc_missing")
+# what the answerable model reads: the ones that held up on held-out folds of both sets (evals/README.md)
+ANSWERABLE_FEATURES = ("bias", "cos_s", "p2", "cos_s_gap", "cos_p_gap")
+_ANSWERABLE_COLUMNS = [QUESTION_FEATURES.index(name) for name in ANSWERABLE_FEATURES]
+CONFIDENCE_FEATURES = (*QUESTION_FEATURES, "logit_answerable")
+
+
+def question_features(candidates: Candidates, probabilities: np.ndarray) -> np.ndarray:
+    """The question-level row the confidence model reads: the best probabilities and scores of its candidates."""
+    if not len(candidates.items):
+        return np.zeros(len(QUESTION_FEATURES), dtype=np.float32)
+    column = {name: i for i, name in enumerate(FEATURES)}
+    order = np.argsort(-probabilities, kind="stable")
+    p1 = float(probabilities[order[0]])
+    p2 = float(probabilities[order[1]]) if len(order) > 1 else 0.0
+    best = candidates.items[int(order[0])]
+    same_doc = sum(float(p) for item, p in zip(candidates.items, probabilities, strict=True)
+                   if item.doc_id == best.doc_id)
+    rows = candidates.rows
+    cos_s = np.sort(rows[:, column["cos_s"]])[::-1]
+    cos_p = np.unique(rows[:, column["cos_p"]])[::-1]
+    return np.asarray([
+        1.0, p1, p2, _logit(p1), _logit(p1) - _logit(p2), float(probabilities.sum()),
+        float(cos_s[0]), float(cos_p[0]),
+        float(rows[:, column["lex_s"]].max()), float(rows[:, column["lex_p"]].max()),
+        same_doc / max(1e-6, float(probabilities.sum())),
+        float(cos_s[0] - cos_s[1]) if len(cos_s) > 1 else 0.0, float(cos_p[0] - cos_p[1]) if len(cos_p) > 1 else 0.0,
+        min(candidates.missing, default=1.0), candidates.missing[best.passage] if candidates.missing else 1.0,
+    ], dtype=np.float32)
+
+
+def answerable_row(row: np.ndarray) -> np.ndarray:
+    """The columns of a :func:`question_features` row (or rows) that the answerable model reads."""
+    return row[..., _ANSWERABLE_COLUMNS]
+
+
+def _logit(p: float) -> float:
+    p = min(max(p, 1e-6), 1 - 1e-6)
+    return math.log(p / (1 - p))
+
+
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.clip(x, -30, 30)))
+
+
+# --- the model ---------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Linear:
+    """A logistic model over standardised features: p = sigmoid(((x - mean) / scale) @ weights)."""
+
+    names: tuple[str, ...]
+    mean: np.ndarray
+    scale: np.ndarray
+    weights: np.ndarray
+
+    def predict(self, rows: np.ndarray) -> np.ndarray:
+        if not len(rows):
+            return np.zeros(0, dtype=np.float32)
+        return sigmoid(((rows - self.mean) / self.scale) @ self.weights).astype(np.float32)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"features": list(self.names), "mean": self.mean.tolist(), "scale": self.scale.tolist(),
+                "weights": self.weights.tolist()}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any], names: tuple[str, ...]) -> Linear:
+        if tuple(data["features"]) != names:
+            raise ValueError("the judge model was fitted on other features; run `citeqa train-judge`")
+        return cls(names, np.asarray(data["mean"], np.float32), np.asarray(data["scale"], np.float32),
+                   np.asarray(data["weights"], np.float32))
+
+
+@dataclass(frozen=True)
+class JudgeModel:
+    sentence: Linear  # P(this sentence answers the question)
+    answerable: Linear  # P(the passages answer the question at all)
+    confidence: Linear  # P(the best sentence answers it)
+    sentence_threshold: float  # a sentence is said when its probability is at least this
+    refuse_threshold: float  # below this probability of being answerable, refuse...
+    recipe: dict[str, Any]
+    answer_confidence: float = ANSWER_CONFIDENCE  # ...unless the confidence is at least this
+
+    def answers(self, answerable: float, confidence: float, refuse_threshold: float | None = None) -> bool:
+        """Whether to answer: the passages likely answer the question, or the best sentence very likely does."""
+        threshold = self.refuse_threshold if refuse_threshold is None else refuse_threshold
+        return answerable >= threshold or confidence >= self.answer_confidence
+
+    def judge(self, candidates: Candidates) -> tuple[np.ndarray, float, float]:
+        """(each candidate's probability, the probability that the question is answerable, the confidence)."""
+        probabilities = self.sentence.predict(candidates.rows)
+        row = question_features(candidates, probabilities)
+        answerable = float(self.answerable.predict(answerable_row(row)[None, :])[0])
+        confidence = float(self.confidence.predict(np.append(row, _logit(answerable))[None, :])[0])
+        return probabilities, answerable, confidence
+
+    def to_json(self) -> dict[str, Any]:
+        return {"feature_version": FEATURE_VERSION, "recipe": self.recipe,
+                "sentence_threshold": self.sentence_threshold, "refuse_threshold": self.refuse_threshold,
+                "answer_confidence": self.answer_confidence, "sentence": self.sentence.to_json(),
+                "answerable": self.answerable.to_json(),
+                "confidence": self.confidence.to_json()}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> JudgeModel:
+        if str(data.get("feature_version")) != FEATURE_VERSION:
+            raise ValueError("the judge model was fitted on another version of the features")
+        return cls(Linear.from_json(data["sentence"], FEATURES),
+                   Linear.from_json(data["answerable"], ANSWERABLE_FEATURES),
+                   Linear.from_json(data["confidence"], CONFIDENCE_FEATURES),
+                   float(data["sentence_threshold"]), float(data["refuse_threshold"]), dict(data.get("recipe", {})),
+                   float(data.get("answer_confidence", ANSWER_CONFIDENCE)))
+
+    def save(self, path: Path) -> None:
+        path.write_text(json.dumps(self.to_json(), indent=1) + "\n", encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: Path = MODEL_FILE) -> JudgeModel:
+        return cls.from_json(json.loads(path.read_text(encoding="utf-8")))
+
+
+class Judge:
+    """Scores candidate sentences with a :class:`JudgeModel` (the packaged one by default)."""
+
+    def __init__(self, model: JudgeModel | None = None) -> None:
+        self.model = model or JudgeModel.load()
+        self.name = f"judge ({self.model.recipe.get('name', 'features')})"
+
+    def warm(self) -> None:
+        """Read the word-frequency list now (~0.5 s), not in the first request."""
+        rarity("warm")
+
+    def score(self, question: str, question_vector: np.ndarray, passages: Sequence[Passage]) -> Judgement:
+        found = features(question, question_vector, passages)
+        if not found.items:
+            return Judgement()
+        probabilities, answerable, confidence = self.model.judge(found)
+        items = [Candidate(**{**item.__dict__, "probability": float(p)})
+                 for item, p in zip(found.items, probabilities, strict=True)]
+        return Judgement(items, answerable, confidence)
+
+    def rater(self, embedder: Any, passages: Sequence[Passage]) -> Any:
+        """A :data:`service.answer.citations.Rater` for an LLM's answer: each answer sentence (a claim) is judged like a
+        question against the cited passage's sentences, so a marker resolves to the sentence rated best, and the
+        answer sentence is supported when that probability reaches ``SUPPORTED``."""
+        def rate(claim: str, index: int) -> list[tuple[int, int, float]]:
+            vector = embedder.embed_cached([claim])[0]
+            found = features(claim, vector, [passages[index]])
+            probabilities = self.model.sentence.predict(found.rows)
+            return [(item.start, item.end, float(p)) for item, p in zip(found.items, probabilities, strict=True)]
+
+        return rate

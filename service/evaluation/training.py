@@ -1,0 +1,473 @@
+"""``citeqa train-judge``: fit the judge of answers (:mod:`service.answer.judge`) from question sets with gold
+sentences.
+
+1. Each question set (the format of ``citeqa eval``: SQuAD 2.0's training subset, CLAPnq's public questions) is
+   ingested into its evaluation collection and every question retrieved exactly as ``POST /ask`` does (top
+   ``k`` passages, hybrid), with the vectors the passages carry; a candidate sentence is gold when it overlaps
+   a gold evidence sentence.
+2. Folds: SQuAD by article, every other set by question (a hash of its id), so no article is both fitted and
+   scored. Each fold's model is fitted on the other folds and scores the held-out one; the thresholds are chosen
+   on the fitted folds' own predictions. The fold figures (:func:`fold_report`) are what evals/README.md reports.
+3. The model written (``service/answer/judge_model.json``) is fitted on everything, with the same seed and settings.
+
+Logistic regression by Newton's method with an L2 penalty: deterministic, a second or two for ~150k sentences.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import pickle
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from service.answer.judge import (
+    ANSWERABLE_FEATURES,
+    CONFIDENCE_FEATURES,
+    FEATURES,
+    Candidates,
+    JudgeModel,
+    Linear,
+    answerable_row,
+    features,
+    question_features,
+)
+from service.evaluation import scores
+
+log = logging.getLogger(__name__)
+
+FOLDS = 5
+L2 = 1.0
+MAX_SENTENCES = 4
+SET_WEIGHT = {"squad2": 1.0}  # per-question weight by set; others (CLAPnq) get DEFAULT_WEIGHT
+DEFAULT_WEIGHT = 4.0  # CLAPnq's 399 questions against SQuAD's 4,719: about as much say as the other set
+
+
+@dataclass
+class Example:
+    """One question, its retrieved candidates (with their feature rows) and what is gold."""
+
+    id: str
+    set: str  # the question set's name
+    group: str  # fold group: the article for SQuAD, the question for others
+    question: str
+    answerable: bool
+    answers: list[str]
+    gold: list[scores.Span]
+    candidates: Candidates
+    labels: np.ndarray  # 1.0 for a candidate overlapping a gold sentence
+    spans: list[scores.Span]  # each candidate's span in its document
+    retrieved: list[scores.Span] = field(default_factory=list)
+    texts: list[str] = field(default_factory=list)  # the passages' texts, in retrieval order
+    passages: list[Any] = field(default_factory=list, repr=False)  # as retrieved, with their vectors
+    question_vector: Any = field(default=None, repr=False)
+
+    def refeaturize(self) -> Example:
+        """The same question with its candidates' features computed again (after :func:`features` changed)."""
+        found = features(self.question, self.question_vector, self.passages)
+        spans = [(p.chunk.doc_id, p.chunk.start + c.start, p.chunk.start + c.end)
+                 for c in found.items for p in [self.passages[c.passage]]]
+        labels = np.asarray([scores.overlaps_any(span, self.gold) for span in spans], dtype=np.float32)
+        return replace(self, candidates=found, labels=labels, spans=spans)
+
+
+# where the classes a --cache file holds were before service/ was split into packages: older caches still load
+MOVED = {"service.judge_training": "service.evaluation.training", "service.judge": "service.answer.judge",
+         "service.retrieval": "service.answer.retrieval"}
+
+
+class _CacheUnpickler(pickle.Unpickler):
+    def find_class(self, module: str, name: str) -> Any:
+        return super().find_class(MOVED.get(module, module), name)
+
+
+def load_cached(data: bytes) -> list[Example]:
+    """The examples of a ``--cache`` file (one written before the modules moved too)."""
+    return _CacheUnpickler(io.BytesIO(data)).load()
+
+
+def article_groups(questions: Sequence[Any]) -> dict[str, str]:
+    """SQuAD's article of each question: its evidence document's article, or (an unanswerable question, which
+    names none) the article of the answerable question before it in the file, which is ordered by article."""
+    out: dict[str, str] = {}
+    current = ""
+    for q in questions:
+        if q.evidence:
+            current = q.evidence[0].doc.rsplit("-", 1)[0]
+        out[q.id] = current or q.id
+    return out
+
+
+def collect(settings: Any, corpus_path: Path, questions_path: Path, name: str, k: int,
+            limit: int | None = None, progress: Callable[[int, int], None] | None = None) -> list[Example]:
+    """Retrieve every question of a set as ``POST /ask`` does and turn its passages into candidates."""
+    from service.evaluation import harness
+
+    questions = harness.load_questions(questions_path)
+    corpus = harness.load_corpus(corpus_path)
+    gold = harness.locate_gold(questions, corpus)
+    groups = article_groups(questions) if name == "squad2" else {q.id: q.id for q in questions}
+    chosen = harness.sample(questions, limit, seed=0)
+    target = harness.LocalTarget(settings, corpus, k, progress=False)
+    retriever = target.parts.retriever
+    out = []
+    for n, q in enumerate(chosen, start=1):
+        retrieval = retriever.retrieve(q.question, k)
+        assert retrieval.query_embedding is not None, "the judge needs dense or hybrid retrieval"
+        example = Example(q.id, name, groups[q.id], q.question, q.answerable, list(q.answers), gold[q.id],
+                          Candidates([], np.zeros((0, len(FEATURES)), np.float32)), np.zeros(0, np.float32), [],
+                          [(p.chunk.doc_id, p.chunk.start, p.chunk.end) for p in retrieval.passages],
+                          [p.chunk.text for p in retrieval.passages], list(retrieval.passages),
+                          retrieval.query_embedding)
+        out.append(example.refeaturize())
+        if progress:
+            progress(n, len(chosen))
+    return out
+
+
+# --- fitting -----------------------------------------------------------------------------------------------------
+def fit_logistic(rows: np.ndarray, labels: np.ndarray, weights: np.ndarray, names: tuple[str, ...],
+                 l2: float = L2, iterations: int = 50) -> Linear:
+    """Weighted logistic regression on standardised features (the ``bias`` column kept as is), L2-penalised
+    except for the bias, by Newton's method: the same data always gives the same weights."""
+    x = rows.astype(np.float64)
+    mean = x.mean(axis=0)
+    scale = x.std(axis=0)
+    bias = [i for i, n in enumerate(names) if n == "bias"]
+    mean[bias], scale[bias] = 0.0, 1.0
+    scale[scale < 1e-6] = 1.0
+    z = (x - mean) / scale
+    w = np.zeros(z.shape[1])
+    penalty = np.full(z.shape[1], l2)
+    penalty[bias] = 0.0
+    total = weights.sum()
+    for _ in range(iterations):
+        p = 1.0 / (1.0 + np.exp(-np.clip(z @ w, -30, 30)))
+        gradient = z.T @ (weights * (p - labels)) / total + penalty * w / total
+        hessian = (z * (weights * p * (1 - p))[:, None]).T @ z / total + np.diag(penalty / total + 1e-9)
+        step = np.linalg.solve(hessian, gradient)
+        w -= step
+        if np.abs(step).max() < 1e-7:
+            break
+    return Linear(names, mean.astype(np.float32), scale.astype(np.float32), w.astype(np.float32))
+
+
+def _weight(example: Example) -> float:
+    return SET_WEIGHT.get(example.set, DEFAULT_WEIGHT)
+
+
+def fit(examples: Sequence[Example], recipe: dict[str, Any]) -> JudgeModel:
+    """The three models and both thresholds from ``examples``. The answerable model and the refusal threshold are
+    fitted on the examples of ``recipe["abstention_sets"]`` only (all of them when none is there): SQuAD 2.0's
+    unanswerable questions come from two of its ten articles, and fitting on them made abstention worse on the
+    held-out folds of both sets (evals/README.md)."""
+    with_candidates = [e for e in examples if len(e.candidates.items)]
+    rows = np.vstack([e.candidates.rows for e in with_candidates])
+    labels = np.concatenate([e.labels for e in with_candidates])
+    # each question weighs the same whatever its number of candidates (times its set's weight)
+    weights = np.concatenate([np.full(len(e.labels), _weight(e) / len(e.labels)) for e in with_candidates])
+    sentence = fit_logistic(rows, labels, weights * len(with_candidates) / max(1e-9, weights.sum()), FEATURES)
+    q_rows = np.vstack([question_features(e.candidates, sentence.predict(e.candidates.rows))
+                        for e in with_candidates])
+    q_weights = np.asarray([_weight(e) for e in with_candidates])
+    answerable_labels = np.asarray([float(e.answerable) for e in with_candidates])
+    # balanced: answerable and unanswerable questions weigh the same in each set
+    balance = _balance(with_candidates)
+    abstaining = _abstention_mask(with_candidates, recipe)
+    answerable = fit_logistic(answerable_row(q_rows)[abstaining], answerable_labels[abstaining],
+                              (q_weights * balance)[abstaining], ANSWERABLE_FEATURES)
+    logits = np.log(np.clip(p := answerable.predict(answerable_row(q_rows)), 1e-6, 1 - 1e-6) / np.clip(1 - p, 1e-6, 1))
+    best_gold = np.asarray([float(e.answerable and e.labels[int(np.argmax(sentence.predict(e.candidates.rows)))] > 0)
+                            for e in with_candidates])
+    confidence = fit_logistic(np.column_stack([q_rows, logits]).astype(np.float32), best_gold, q_weights,
+                              CONFIDENCE_FEATURES)
+    model = JudgeModel(sentence, answerable, confidence, 0.5, 0.5, recipe)
+    sentence_threshold, refuse_threshold = choose_thresholds(with_candidates, model, abstaining)
+    return JudgeModel(sentence, answerable, confidence, sentence_threshold, refuse_threshold, recipe)
+
+
+def _abstention_mask(examples: Sequence[Example], recipe: dict[str, Any]) -> np.ndarray:
+    wanted = set(recipe.get("abstention_sets") or ())
+    mask = np.asarray([e.set in wanted for e in examples])
+    return mask if mask.any() else np.ones(len(examples), dtype=bool)
+
+
+def _balance(examples: Sequence[Example]) -> np.ndarray:
+    """Per question, the weight that makes each set's answerable and unanswerable halves weigh the same."""
+    counts: dict[tuple[str, bool], int] = {}
+    for e in examples:
+        counts[(e.set, e.answerable)] = counts.get((e.set, e.answerable), 0) + 1
+    sizes = {name: sum(n for (s, _), n in counts.items() if s == name) for name, _ in counts}
+    return np.asarray([sizes[e.set] / (2 * counts[(e.set, e.answerable)]) for e in examples])
+
+
+# --- deciding and scoring ----------------------------------------------------------------------------------------
+@dataclass
+class Decision:
+    answerable: float
+    confidence: float
+    chosen: list[int]  # candidate indices said, in document order; empty for a refusal
+    best: int  # the best candidate (the closest passage of a refusal)
+
+
+@dataclass
+class Judged:
+    """An example with the model's outputs, computed once."""
+
+    example: Example
+    probabilities: np.ndarray
+    answerable: float
+    confidence: float
+
+
+def judged(examples: Sequence[Example], model: JudgeModel) -> list[Judged]:
+    out = []
+    for e in examples:
+        if len(e.candidates.items):
+            out.append(Judged(e, *model.judge(e.candidates)))
+    return out
+
+
+def decide(item: Judged, model: JudgeModel, sentence_threshold: float, refuse_threshold: float,
+           max_sentences: int = MAX_SENTENCES) -> Decision:
+    """What the extractive answerer does with this question (the rule of ``ExtractiveAnswerer.select``)."""
+    from service.answer.extractive import choose
+
+    e, p = item.example, item.probabilities
+    best = int(np.argmax(p))
+    if not model.answers(item.answerable, item.confidence, refuse_threshold):
+        return Decision(item.answerable, item.confidence, [], best)
+    keys = [(c.doc_id, e.spans[i][1], float(p[i])) for i, c in enumerate(e.candidates.items)]
+    return Decision(item.answerable, item.confidence, choose(keys, best, sentence_threshold, max_sentences), best)
+
+
+def score_rows(examples: Sequence[Example], decisions: Sequence[Decision]) -> list[dict[str, Any]]:
+    """``citeqa eval``'s per-question rows (:func:`service.evaluation.scores.score_question`) for these decisions."""
+    rows = []
+    for e, d in zip(examples, decisions, strict=True):
+        cited = [e.spans[i] for i in d.chosen]
+        rows.append(scores.score_question(
+            answerable=e.answerable, refused=not d.chosen, gold=e.gold, answers=e.answers, retrieved=e.retrieved,
+            cited=cited, answer="" if not d.chosen else " ".join(e.candidates.items[i].text for i in d.chosen),
+            markers_resolved=len(cited), markers_dropped=0, sentences_supported=[True] * len(cited),
+        ))
+    return rows
+
+
+def choose_thresholds(examples: Sequence[Example], model: JudgeModel, abstaining: np.ndarray) -> tuple[float, float]:
+    """The refusal threshold with the best balanced abstention accuracy (the mean over the ``abstaining`` sets),
+    then the sentence threshold with the best min(citation precision / 0.80, citation recall / 0.60) (summed over
+    all sets), both on ``examples`` (the fitted folds)."""
+    items = judged(examples, model)
+    names = sorted({item.example.set for item in items})
+    refusal_sets = names
+    best_refuse, best_accuracy = 0.5, -1.0
+    for threshold in np.round(np.arange(0.05, 0.951, 0.01), 2):
+        accuracy = 0.0
+        for name in refusal_sets:
+            part = [item for item in items if item.example.set == name]
+            yes = [model.answers(item.answerable, item.confidence, threshold) for item in part
+                   if item.example.answerable]
+            no = [not model.answers(item.answerable, item.confidence, threshold) for item in part
+                  if not item.example.answerable]
+            accuracy += 0.5 * ((sum(yes) / len(yes) if yes else 0.0) + (sum(no) / len(no) if no else 0.0))
+        if accuracy > best_accuracy + 1e-9:
+            best_refuse, best_accuracy = float(threshold), accuracy
+    best_sentence, best_goal = 0.5, -1.0
+    answered = [item for item in items
+                if item.example.answerable and model.answers(item.answerable, item.confidence, best_refuse)]
+    for threshold in np.round(np.arange(0.1, 0.91, 0.05), 2):
+        goal = 0.0
+        for name in names:
+            part = [item for item in answered if item.example.set == name]
+            if not part:
+                continue
+            decisions = [decide(item, model, float(threshold), best_refuse) for item in part]
+            summary = scores.summarize(score_rows([item.example for item in part], decisions))
+            goal += min((summary["citation_precision"] or 0) / 0.80, (summary["citation_recall"] or 0) / 0.60)
+        if goal > best_goal + 1e-9:
+            best_sentence, best_goal = float(threshold), goal
+    return best_sentence, best_refuse
+
+
+def folds(examples: Sequence[Example]) -> dict[tuple[str, str], int]:
+    """The fold of each (set, group): a set's groups (SQuAD's articles, others' questions) in sorted order, dealt
+    round-robin, so the folds are as even as the groups allow."""
+    out: dict[tuple[str, str], int] = {}
+    for name in sorted({e.set for e in examples}):
+        groups = sorted({e.group for e in examples if e.set == name},
+                        key=lambda g: hashlib.sha256(g.encode()).hexdigest() if name != "squad2" else g)
+        out.update({(name, group): i % FOLDS for i, group in enumerate(groups)})
+    return out
+
+
+def cross_validate(examples: Sequence[Example], recipe: dict[str, Any]) -> dict[str, list[tuple[Example, Decision]]]:
+    """Each example decided by the model fitted on the other folds: {set name: [(example, decision)]}."""
+    out: dict[str, list[tuple[Example, Decision]]] = {}
+    fold_of = folds(examples)
+    for fold in range(FOLDS):
+        train = [e for e in examples if fold_of[(e.set, e.group)] != fold]
+        held = [e for e in examples if fold_of[(e.set, e.group)] == fold and len(e.candidates.items)]
+        model = fit(train, recipe)
+        for item in judged(held, model):
+            decision = decide(item, model, model.sentence_threshold, model.refuse_threshold)
+            out.setdefault(item.example.set, []).append((item.example, decision))
+    return out
+
+
+def auroc(scores: Sequence[float], positives: Sequence[bool]) -> float | None:
+    """The probability that a positive scores above a negative (ties count half)."""
+    pos = [s for s, y in zip(scores, positives, strict=True) if y]
+    neg = [s for s, y in zip(scores, positives, strict=True) if not y]
+    if not pos or not neg:
+        return None
+    order = np.argsort(np.asarray(pos + neg), kind="stable")
+    ranks = np.empty(len(order))
+    values = np.asarray(pos + neg)[order]
+    i = 0
+    while i < len(values):
+        j = i
+        while j + 1 < len(values) and values[j + 1] == values[i]:
+            j += 1
+        ranks[order[i: j + 1]] = (i + j) / 2 + 1
+        i = j + 1
+    return float((ranks[: len(pos)].sum() - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg)))
+
+
+def fold_report(folded: dict[str, list[tuple[Example, Decision]]]) -> dict[str, dict[str, Any]]:
+    """Per set: top-1 (the best-rated candidate is gold, answerable questions), the eval's citation and abstention
+    metrics, the confidence's AUROC (answerable vs not) and its calibration, and today's cosine for comparison."""
+    column = FEATURES.index("cos_s")
+    report: dict[str, dict[str, Any]] = {}
+    for name, pairs in sorted(folded.items()):
+        examples = [e for e, _ in pairs]
+        decisions = [d for _, d in pairs]
+        answerable = [(e, d) for e, d in pairs if e.answerable]
+        summary = scores.summarize(score_rows(examples, decisions))
+        cosine_best = [int(np.argmax(e.candidates.rows[:, column])) for e in examples]
+        report[name] = {
+            "questions": len(pairs),
+            "answerable": len(answerable),
+            "top1": float(np.mean([e.labels[d.best] > 0 for e, d in answerable])),
+            "top1_cosine": float(np.mean([e.labels[b] > 0 for e, b in zip(examples, cosine_best, strict=True)
+                                          if e.answerable])),
+            "gold_in_candidates": float(np.mean([e.labels.max() > 0 for e, _ in answerable])),
+            "auroc": auroc([d.answerable for d in decisions], [e.answerable for e in examples]),
+            "auroc_confidence": auroc([d.confidence for d in decisions], [e.answerable for e in examples]),
+            "auroc_cosine": auroc([float(e.candidates.rows[:, column].max()) for e in examples],
+                                  [e.answerable for e in examples]),
+            "reliability": reliability([(d.confidence, bool(e.answerable and e.labels[d.best] > 0))
+                                        for e, d in pairs if d.chosen]),
+            **{key: summary[key] for key in ("citation_precision", "citation_recall", "abstention_balanced_accuracy",
+                                             "refused_unanswerable", "answered_answerable", "recall@5",
+                                             "citations_per_answer")},
+        }
+    return report
+
+
+def reliability(pairs: Sequence[tuple[float, bool]], bins: int = 5) -> list[dict[str, float]]:
+    """Answers grouped by confidence (equal-width bins): mean confidence vs the share whose best citation is gold."""
+    out = []
+    for i in range(bins):
+        low, high = i / bins, (i + 1) / bins
+        inside = [(c, ok) for c, ok in pairs if low <= c < high or (i == bins - 1 and c == 1.0)]
+        if inside:
+            out.append({"low": low, "high": high, "answers": len(inside),
+                        "confidence": float(np.mean([c for c, _ in inside])),
+                        "observed": float(np.mean([ok for _, ok in inside]))})
+    return out
+
+
+# --- the command -------------------------------------------------------------------------------------------------
+@dataclass
+class TrainRequest:
+    sets: list[tuple[str, Path, Path]]  # (name, corpus, questions)
+    out: Path
+    k: int = 5
+    limit: int | None = None
+    cache: Path | None = None
+    seed: int = 0
+    abstention_sets: tuple[str, ...] = ("clapnq",)
+
+
+def train(settings: Any, request: TrainRequest, echo: Callable[[str], None] = print) -> dict[str, Any]:
+    """Collect, cross-validate, fit on everything, write the model; returns the fold report."""
+    started = time.perf_counter()
+    examples: list[Example] = []
+    for name, corpus, questions in request.sets:
+        cache = request.cache / f"{name}-{request.k}-{request.limit}.pkl" if request.cache else None
+        if cache is not None and cache.is_file():
+            examples += [e.refeaturize() for e in load_cached(cache.read_bytes())]
+            continue
+        echo(f"{name}: retrieving and judging the questions of {questions} ...")
+        found = collect(settings, corpus, questions, name, request.k, request.limit, _bar(name))
+        if cache is not None:
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            cache.write_bytes(pickle.dumps(found))
+        examples += found
+    from ingest.chunking import SPLITTER_VERSION
+    from ingest.loaders import LOADER_VERSION
+    from service.answer.judge import FEATURE_VERSION
+
+    recipe = {
+        "name": "features+logistic", "feature_version": FEATURE_VERSION, "sets": [
+            {"name": name, "questions": f"{questions.parent.name}/{questions.name}",
+             "sha256": hashlib.sha256(questions.read_bytes()).hexdigest()[:16],
+             "count": sum(e.set == name for e in examples), "limit": request.limit}
+            for name, _, questions in request.sets],
+        "abstention_sets": list(request.abstention_sets), "k": request.k, "folds": FOLDS, "l2": L2,
+        "seed": request.seed, "retrieval_mode": settings.retrieval_mode, "encoder": settings.encoder,
+        "embedding_model": settings.embedding_model, "chunk_max_tokens": settings.chunk_max_tokens,
+        "sentence_vectors": "pooled" if settings.sentence_vectors else "computed",
+        "text": f"{LOADER_VERSION}; {SPLITTER_VERSION}",
+    }
+    report = fold_report(cross_validate(examples, recipe))
+    model = fit(examples, recipe)
+    model.save(request.out)
+    echo(f"wrote {request.out} in {time.perf_counter() - started:.0f} s (sentence threshold "
+         f"{model.sentence_threshold}, refusal threshold {model.refuse_threshold})")
+    return report
+
+
+def _bar(name: str) -> Callable[[int, int], None]:
+    state: dict[str, Any] = {}
+
+    def update(n: int, total: int) -> None:
+        if "bar" not in state and sys.stderr.isatty():
+            from tqdm import tqdm
+
+            state["bar"] = tqdm(total=total, unit="question", desc=name, file=sys.stderr)
+        if "bar" in state:
+            state["bar"].update(1)
+            if n == total:
+                state["bar"].close()
+
+    return update
+
+
+def format_report(report: dict[str, dict[str, Any]]) -> str:
+    """The fold figures as a plain table, one column per question set."""
+    keys = [("questions", "questions"), ("top1", "top-1 gold (judge)"), ("top1_cosine", "top-1 gold (cosine)"),
+            ("gold_in_candidates", "gold among candidates"), ("auroc", "AUROC answerable (judge)"),
+            ("auroc_cosine", "AUROC answerable (cosine)"), ("citation_precision", "citation precision"),
+            ("citation_recall", "citation recall"), ("abstention_balanced_accuracy", "balanced abstention"),
+            ("citations_per_answer", "citations per answer")]
+    names = sorted(report)
+    lines = [["held-out folds"] + names]
+    for key, label in keys:
+        lines.append([label] + [_fmt(report[name].get(key)) for name in names])
+    widths = [max(len(row[i]) for row in lines) for i in range(len(lines[0]))]
+    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in lines)
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "n/a"
+    return f"{value:.3f}" if isinstance(value, float) else str(value)
