@@ -2,10 +2,17 @@
 
 One loader per file type, picked by extension: ``.txt`` as it is; ``.md``/``.markdown``, ``.rst`` and
 ``.html``/``.htm`` through real parsers (:mod:`ingest.markup`, :mod:`ingest.rst`: no markup reaches the text);
-``.pdf`` page by page, keeping where each page starts, and ``.docx`` (:mod:`ingest.office`). The text is laid
-out as :mod:`ingest.textblocks` says, so that sentences split as a reader reads them. Titles
+``.pdf`` page by page (:mod:`ingest.pdf`), keeping where each page starts, and ``.docx`` (:mod:`ingest.office`). The
+text is laid out as :mod:`ingest.textblocks` says, so that sentences split as a reader reads them. Titles
 (:mod:`ingest.titles`): the document's own (metadata, first heading) else its file name made readable, never a
 line of body text.
+
+A Python package's metadata file (PKG-INFO, METADATA: ``Metadata-Version:`` header lines, a blank line, the long
+description), whatever its extension, keeps its header as it is, one ``Key: value`` field a line (so each is a
+sentence of its own, never run together with the next), and has its description read in its own format: a
+``.md`` file's as Markdown, a ``.txt`` file's as Markdown when the header says ``text/markdown`` (``.rst``:
+:mod:`ingest.rst`). The header stays in the text because its fields answer questions (``Requires-Python``,
+``License``) and the ``.txt`` and ``.rst`` loaders keep it too.
 
 ``.jsonl`` files are corpora in the format of the CLAPnq ``corpus.jsonl`` (one ``{"id", "title", "text"}``
 object a line) and give one document per line; every other type gives one document per file. Problems are
@@ -23,14 +30,15 @@ from pathlib import Path
 
 from ingest.markup import html_to_text, markdown_to_text
 from ingest.models import Document
-from ingest.office import docx_text, pdf_text
+from ingest.office import docx_text
+from ingest.pdf import pdf_text
 from ingest.rst import rst_to_text
 from ingest.titles import clip, file_title, plain_text_title
 
 __all__ = ["LOADABLE", "LoadProblem", "html_to_text", "load_path", "markdown_to_text", "file_doc_id"]
 
 # Changes whenever a loader would give other text for the same file: part of Indexer.recipe.
-LOADER_VERSION = "text-2"
+LOADER_VERSION = "text-3"
 
 
 @dataclass(frozen=True)
@@ -65,15 +73,34 @@ def read_text(path: Path) -> str:
 _MARKDOWN_DESCRIPTION = re.compile(r"^Description-Content-Type:[ \t]*text/markdown", re.M | re.I)
 
 
-def package_metadata_text(text: str) -> str:
-    """A Python package's metadata (PKG-INFO, METADATA: ``Metadata-Version:`` header lines, a blank line, the long
-    description) whose description is Markdown: the header as it is, the description read as Markdown. Any
-    other text as it is."""
+def metadata_header(text: str) -> tuple[str, str]:
+    """(header, description) of a Python package's metadata (``Metadata-Version:`` header lines, a blank line, the
+    long description); ("", text) for any other text."""
     header, blank, body = text.partition("\n\n")
-    if not blank or not header.startswith("Metadata-Version:") or not _MARKDOWN_DESCRIPTION.search(header):
+    if not blank or not header.startswith("Metadata-Version:"):
+        return "", text
+    return header, body
+
+
+def package_metadata_text(text: str) -> str:
+    """A Python package's metadata whose description is Markdown: the header as it is, the description read as
+    Markdown. Any other text as it is."""
+    header, body = metadata_header(text)
+    if not header or not _MARKDOWN_DESCRIPTION.search(header):
         return text
     description = markdown_to_text(body)[1]
     return f"{header}\n\n{description}" if description else header
+
+
+def markdown_file_text(source: str) -> tuple[str, str]:
+    """(title, text) of a Markdown file. A package metadata file saved as ``.md`` keeps its header lines as they are
+    (Markdown would run them together into one paragraph, read as one sentence) above its description read as
+    Markdown; titled by the description's own title, else by the header's ``Name: Summary``."""
+    header, body = metadata_header(source)
+    title, text = markdown_to_text(body)
+    if not header:
+        return title, text
+    return title or plain_text_title(header), f"{header}\n\n{text}" if text else header
 
 
 MARKDOWN = {".md", ".markdown"}
@@ -87,7 +114,7 @@ def _load_single(path: Path, root_name: str, relative: str, root: str) -> Iterat
     if suffix in HTML:
         title, text = html_to_text(read_text(path))
     elif suffix in MARKDOWN:
-        title, text = markdown_to_text(read_text(path))
+        title, text = markdown_file_text(read_text(path))
     elif suffix == ".rst":
         title, text = rst_to_text(read_text(path))
     elif suffix == ".pdf":

@@ -1,10 +1,4 @@
-"""PDF and Word files as a reader sees them.
-
-**PDF** (pypdf): the text of each page, in page order, pages separated by a blank line; the document keeps
-where each page starts (``Document.pages``), so that every citation of it carries its page. A page's lines stay
-as pypdf extracts them (the sentence splitter reads a wrapped line as wrapped). Title: the file's metadata title
-unless it is a placeholder (``Untitled``, ``Microsoft Word - x.docx``), else its first line when that reads as a
-heading.
+"""Word files as a reader sees them.
 
 **Word** (.docx, python-docx): the body in order, paragraphs and headings as lines (blank-line separated), list
 paragraphs (a numbering, or a List style) as ``- `` / ``1. `` items indented by level, table rows as lines of
@@ -18,38 +12,7 @@ import re
 from pathlib import Path
 
 from ingest.textblocks import TextBuilder
-from ingest.titles import good_metadata_title, heading_line
-
-_SPACE_END = re.compile(r"[ \t]+$", re.M)
-
-
-def pdf_text(path: Path) -> tuple[str, str, tuple[tuple[int, int], ...]]:
-    """(title, text, pages): ``pages`` holds (page number, offset in text) for every page with text."""
-    from pypdf import PdfReader
-
-    reader = PdfReader(str(path))
-    parts: list[str] = []
-    pages: list[tuple[int, int]] = []
-    offset = 0
-    for number, page in enumerate(reader.pages, start=1):
-        text = (page.extract_text() or "").replace("\r\n", "\n").replace("\r", "\n")
-        text = _SPACE_END.sub("", text.replace("\x00", "").replace("\x0c", "\n")).strip()
-        if not text:
-            continue
-        if parts:
-            offset += 2  # the blank line between pages
-        pages.append((number, offset))
-        parts.append(text)
-        offset += len(text)
-    full = "\n\n".join(parts)
-    title = ""
-    if reader.metadata is not None:
-        title = good_metadata_title(reader.metadata.title)
-    if not title and parts:
-        lines = parts[0].split("\n")
-        if heading_line(lines[0], lines[1] if len(lines) > 1 else None):
-            title = lines[0].strip()
-    return title, full, tuple(pages)
+from ingest.titles import good_metadata_title
 
 
 def _docx_list_level(paragraph: object) -> int | None:

@@ -69,3 +69,36 @@ def write_docx(path: Path, title: str | None = None) -> Path:
         table.cell(row, col).text = text
     document.save(str(path))
     return path
+
+
+PDF_FONTS = {"Helvetica": "F1", "Helvetica-Bold": "F2", "Courier": "F3"}
+
+
+def pdf_laid_out(lines: list[tuple[float, float, list[tuple[str, float, str]]]]) -> bytes:
+    """A valid one-page PDF (US Letter, points from the bottom left) showing each line at its place: ``(x, y of the
+    baseline, [(font, size, text), ...])``, the runs of a line one after the other, in Helvetica,
+    Helvetica-Bold or Courier."""
+    ops = []
+    for x, y, runs in lines:
+        shown = " ".join(f"/{PDF_FONTS[font]} {size:g} Tf {_pdf_string(text)} Tj" for font, size, text in runs)
+        ops.append(f"BT 1 0 0 1 {x:g} {y:g} Tm {shown} ET")
+    stream = "\n".join(ops).encode("latin-1")
+    fonts = " ".join(f"/{key} {5 + i} 0 R" for i, key in enumerate(PDF_FONTS.values()))
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+        f"/Resources << /Font << {fonts} >> >> >>".encode(),
+        b"<< /Length " + str(len(stream)).encode() + b" >>\nstream\n" + stream + b"\nendstream",
+        *(f"<< /Type /Font /Subtype /Type1 /BaseFont /{name} >>".encode() for name in PDF_FONTS),
+    ]
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += f"{number} 0 obj\n".encode() + body + b"\nendobj\n"
+    xref = len(out)
+    out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
+    out += b"".join(f"{offset:010d} 00000 n \n".encode() for offset in offsets)
+    out += f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
+    return bytes(out)
