@@ -59,7 +59,7 @@ def kinds(events: list[tuple[str, Any]]) -> list[str]:
     return collapsed
 
 
-def test_json_answer_returns_the_question_used(live_server) -> None:  # noqa: ANN001
+def test_json_answer_returns_the_question_used(live_server) -> None:
     response = chat(live_server, [user(SEED_QUESTION)])
     assert response.status_code == 200 and response.headers["content-type"] == "application/json"
     body = response.json()
@@ -71,7 +71,7 @@ def test_json_answer_returns_the_question_used(live_server) -> None:  # noqa: AN
     assert (ask["answer"], ask["citations"]) == (body["answer"], body["citations"])
 
 
-def test_follow_up_is_condensed_and_answered_from_the_source(live_server) -> None:  # noqa: ANN001
+def test_follow_up_is_condensed_and_answered_from_the_source(live_server) -> None:
     first = chat(live_server, [user(ALTMAN)]).json()
     messages = [user(ALTMAN), {"role": "assistant", "content": first["answer"]}, user("Who corrected him?")]
     body = chat(live_server, messages).json()
@@ -86,7 +86,7 @@ def test_follow_up_is_condensed_and_answered_from_the_source(live_server) -> Non
     assert alone["question"] == "Who corrected him?" and alone["condensed"] is False
 
 
-def test_stream_sends_sources_deltas_citations_done_and_matches_json(live_server) -> None:  # noqa: ANN001
+def test_stream_sends_sources_deltas_citations_done_and_matches_json(live_server) -> None:
     messages = [user(SEED_QUESTION)]
     response, events = stream(live_server, messages, stream=True)
     assert response.status_code == 200
@@ -111,7 +111,7 @@ def test_stream_sends_sources_deltas_citations_done_and_matches_json(live_server
     assert set(timings) >= {"condense", "embed", "retrieve", "answer", "total"}
 
 
-def test_accept_header_asks_for_a_stream_and_stream_false_wins(live_server) -> None:  # noqa: ANN001
+def test_accept_header_asks_for_a_stream_and_stream_false_wins(live_server) -> None:
     sse = {"Accept": "text/event-stream"}
     response, events = stream(live_server, [user(SEED_QUESTION)], headers=sse)
     assert kinds(events) == ["sources", "delta", "citations", "done"]
@@ -119,7 +119,7 @@ def test_accept_header_asks_for_a_stream_and_stream_false_wins(live_server) -> N
     assert response.headers["content-type"] == "application/json" and events == []
 
 
-def test_refusal_streams_as_a_refusal(live_server) -> None:  # noqa: ANN001
+def test_refusal_streams_as_a_refusal(live_server) -> None:
     _, events = stream(live_server, [user(UNANSWERABLE)], stream=True)
     final = next(data for kind, data in events if kind == "citations")
     assert final["refused"] is True and final["citations"] == []
@@ -139,7 +139,7 @@ def test_refusal_streams_as_a_refusal(live_server) -> None:  # noqa: ANN001
     ({"messages": [user("ok?")], "k": 0}, "k"),
     ({"messages": [user("ok?")], "surprise": 1}, "surprise"),
 ])
-def test_bad_requests_are_json_422_even_when_streaming(live_server, body: dict, field: str) -> None:  # noqa: ANN001
+def test_bad_requests_are_json_422_even_when_streaming(live_server, body: dict, field: str) -> None:
     response = httpx.post(f"{live_server.url}/chat", json={**body, "stream": True}, timeout=30,
                           headers={"Accept": "text/event-stream"})
     assert response.status_code == 422 and response.headers["content-type"] == "application/json"
@@ -147,12 +147,12 @@ def test_bad_requests_are_json_422_even_when_streaming(live_server, body: dict, 
     assert error["field"] == field and error["message"] and error["code"]
 
 
-def test_store_down_before_the_stream_is_a_json_503(live_server, monkeypatch) -> None:  # noqa: ANN001
+def test_store_down_before_the_stream_is_a_json_503(live_server, monkeypatch) -> None:
     from service.errors import StoreUnavailable
 
     parts = live_server.server.config.app.state.components
 
-    def broken(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+    def broken(*args, **kwargs):
         raise StoreUnavailable("The document store is unavailable; try again shortly.")
 
     monkeypatch.setattr(parts.store, "query", broken)
@@ -162,11 +162,11 @@ def test_store_down_before_the_stream_is_a_json_503(live_server, monkeypatch) ->
     assert response.json()["error"]["code"] == "store_unavailable"
 
 
-def test_unexpected_failure_mid_stream_ends_with_an_internal_error_event(live_server, monkeypatch) -> None:  # noqa: ANN001
+def test_unexpected_failure_mid_stream_ends_with_an_internal_error_event(live_server, monkeypatch) -> None:
     # a fake at one seam (the answerer); the HTTP and SSE path is real
     parts = live_server.server.config.app.state.components
 
-    def breaks_half_way(question, passages, judgement):  # noqa: ANN001, ANN202
+    def breaks_half_way(question, passages, judgement):
         yield "A first sentence [1]."
         raise RuntimeError("disk on fire at /secret/path")
 
@@ -183,7 +183,7 @@ def test_unexpected_failure_mid_stream_ends_with_an_internal_error_event(live_se
 # --- with an LLM: a real OpenAI-compatible server on 127.0.0.1, called through litellm --------------------------
 
 
-def test_llm_error_mid_stream_ends_with_an_error_event(llm_server) -> None:  # noqa: ANN001
+def test_llm_error_mid_stream_ends_with_an_error_event(llm_server) -> None:
     server, llm = llm_server
     llm.mode = "error_mid_stream"
     llm.content = "The contract covers NATO's unclassified networks [1]. Altman had said all classified networks."
@@ -196,7 +196,7 @@ def test_llm_error_mid_stream_ends_with_an_error_event(llm_server) -> None:  # n
     assert "exploded" not in json.dumps(events)
 
 
-def test_llm_failing_before_any_text_is_an_error_event_after_sources(llm_server) -> None:  # noqa: ANN001
+def test_llm_failing_before_any_text_is_an_error_event_after_sources(llm_server) -> None:
     server, llm = llm_server
     llm.mode = "error429"
     response, events = stream(server, [user(SEED_QUESTION)], stream=True)
@@ -205,7 +205,7 @@ def test_llm_failing_before_any_text_is_an_error_event_after_sources(llm_server)
     assert events[-1][1]["error"]["code"] == "llm_rate_limited"
 
 
-def test_llm_stream_final_text_is_checked_and_equals_json(llm_server) -> None:  # noqa: ANN001
+def test_llm_stream_final_text_is_checked_and_equals_json(llm_server) -> None:
     server, llm = llm_server
     llm.content = "The contract covers NATO's unclassified networks [1]. It is worth billions [9]."
     _, events = stream(server, [user(SEED_QUESTION)], stream=True)
@@ -217,7 +217,7 @@ def test_llm_stream_final_text_is_checked_and_equals_json(llm_server) -> None:  
     assert chat(server, [user(SEED_QUESTION)]).json()["answer"] == final["answer"]
 
 
-def test_llm_condenses_a_follow_up_with_the_prompt_from_prompts(llm_server) -> None:  # noqa: ANN001
+def test_llm_condenses_a_follow_up_with_the_prompt_from_prompts(llm_server) -> None:
     server, llm = llm_server
     standalone = "Who corrected Sam Altman about the NATO contract?"
     llm.replies = [f'"{standalone}"']
@@ -237,7 +237,7 @@ def test_llm_condenses_a_follow_up_with_the_prompt_from_prompts(llm_server) -> N
     assert answer["stream"] is True and f"Question: {standalone}" in answer["messages"][1]["content"]
 
 
-def test_llm_condense_failure_is_a_json_502_before_any_event(llm_server) -> None:  # noqa: ANN001
+def test_llm_condense_failure_is_a_json_502_before_any_event(llm_server) -> None:
     server, llm = llm_server
     llm.mode = "error500"
     messages = [user(ALTMAN), {"role": "assistant", "content": "He said..."}, user("Who corrected him?")]

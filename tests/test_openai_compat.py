@@ -61,7 +61,7 @@ def streamed(completion_stream: Iterator[Any]) -> tuple[list[Any], str]:
 # --- non-streaming ---------------------------------------------------------------------------------------------
 
 
-def test_completion_answers_with_markers_citations_and_a_sources_block(live_server) -> None:  # noqa: ANN001
+def test_completion_answers_with_markers_citations_and_a_sources_block(live_server) -> None:
     completion = client(live_server).chat.completions.create(
         model="gpt-4o-mini", messages=[user(SEED_QUESTION)],
         temperature=0.2, max_tokens=5, user="someone", extra_body={"k": 5},  # ignored, and citeqa's own k
@@ -83,7 +83,7 @@ def test_completion_answers_with_markers_citations_and_a_sources_block(live_serv
     assert (chat["answer"], chat["citations"]) == (answer, citations)
 
 
-def test_follow_up_is_condensed_as_chat_does(live_server) -> None:  # noqa: ANN001
+def test_follow_up_is_condensed_as_chat_does(live_server) -> None:
     sdk = client(live_server)
     first = sdk.chat.completions.create(model="citeqa", messages=[user(ALTMAN)])
     messages = [
@@ -105,7 +105,7 @@ def test_follow_up_is_condensed_as_chat_does(live_server) -> None:  # noqa: ANN0
     assert (chat["question"], chat["answer"], chat["citations"]) == (extra["question"], answer, citations)
 
 
-def test_refusal_is_plain_text_without_sources(live_server) -> None:  # noqa: ANN001
+def test_refusal_is_plain_text_without_sources(live_server) -> None:
     sdk = client(live_server)
     completion = sdk.chat.completions.create(model="citeqa", messages=[user(UNANSWERABLE)])
     assert completion.choices[0].message.content == REFUSAL
@@ -115,7 +115,7 @@ def test_refusal_is_plain_text_without_sources(live_server) -> None:  # noqa: AN
     assert chunks[-1].model_extra["citations"] == []  # type: ignore[index]
 
 
-def test_models_list_names_the_answerer(live_server) -> None:  # noqa: ANN001
+def test_models_list_names_the_answerer(live_server) -> None:
     sdk = client(live_server)
     models = sdk.models.list()
     assert [m.id for m in models.data] == ["extractive"] and models.data[0].owned_by == "citeqa"
@@ -128,7 +128,7 @@ def test_models_list_names_the_answerer(live_server) -> None:  # noqa: ANN001
 # --- streaming -------------------------------------------------------------------------------------------------
 
 
-def test_stream_sends_the_checked_text_sources_and_citations(live_server) -> None:  # noqa: ANN001
+def test_stream_sends_the_checked_text_sources_and_citations(live_server) -> None:
     sdk = client(live_server)
     whole = sdk.chat.completions.create(model="citeqa", messages=[user(SEED_QUESTION)])
     chunks, text = streamed(sdk.chat.completions.create(model="citeqa", messages=[user(SEED_QUESTION)],
@@ -147,7 +147,7 @@ def test_stream_sends_the_checked_text_sources_and_citations(live_server) -> Non
     assert last.model_extra["citeqa"]["answer"] == answer  # type: ignore[index]
 
 
-def test_stream_is_openai_server_sent_events_ending_with_done(live_server) -> None:  # noqa: ANN001
+def test_stream_is_openai_server_sent_events_ending_with_done(live_server) -> None:
     body = {"model": "x", "messages": [user(SEED_QUESTION)], "stream": True}
     with httpx.stream("POST", f"{live_server.url}/v1/chat/completions", json=body, timeout=60) as response:
         assert response.headers["content-type"].startswith("text/event-stream")
@@ -172,7 +172,7 @@ def test_stream_is_openai_server_sent_events_ending_with_done(live_server) -> No
     ({"messages": []}, "invalid_request", "messages", "messages"),
 ])
 @pytest.mark.parametrize("stream", [False, True])
-def test_bad_requests_raise_sdk_errors_with_our_message(live_server, kwargs: dict, code: str, field: str,  # noqa: ANN001
+def test_bad_requests_raise_sdk_errors_with_our_message(live_server, kwargs: dict, code: str, field: str,
                                                         words: str, stream: bool) -> None:
     with pytest.raises(openai.UnprocessableEntityError) as caught:
         client(live_server).chat.completions.create(model="citeqa", stream=stream, **kwargs)
@@ -182,7 +182,7 @@ def test_bad_requests_raise_sdk_errors_with_our_message(live_server, kwargs: dic
     assert words in error.body["message"] and error.body["message"] in str(error)  # type: ignore[index]
 
 
-def test_api_key_is_the_sdk_api_key(seeded_settings, embedder) -> None:  # noqa: ANN001
+def test_api_key_is_the_sdk_api_key(seeded_settings, embedder) -> None:
     settings = make_settings(seeded_settings.data_dir, api_keys=KEY, protect_reads=True)
     with LiveServer(create_app(settings, make_parts(settings, embedder))) as server:
         completion = client(server, api_key=KEY).chat.completions.create(
@@ -196,11 +196,11 @@ def test_api_key_is_the_sdk_api_key(seeded_settings, embedder) -> None:  # noqa:
             list(client(server, api_key="not-a-key").models.list())
 
 
-def test_failure_mid_stream_ends_with_an_error_the_sdk_raises(live_server, monkeypatch) -> None:  # noqa: ANN001
+def test_failure_mid_stream_ends_with_an_error_the_sdk_raises(live_server, monkeypatch) -> None:
     # a fake at one seam (the answerer); the HTTP, SSE and SDK path is real
     parts = live_server.server.config.app.state.components
 
-    def breaks_half_way(question, passages, judgement):  # noqa: ANN001, ANN202
+    def breaks_half_way(question, passages, judgement):
         yield "The first sentence [1]. The second"
         raise RuntimeError("disk on fire at /secret/path")
 
@@ -224,7 +224,7 @@ def test_failure_mid_stream_ends_with_an_error_the_sdk_raises(live_server, monke
 # --- with an LLM: a real OpenAI-compatible server on 127.0.0.1, called through litellm --------------------------
 
 
-def test_llm_stream_is_released_checked_sentence_by_sentence(llm_server) -> None:  # noqa: ANN001
+def test_llm_stream_is_released_checked_sentence_by_sentence(llm_server) -> None:
     server, llm = llm_server
     llm.content = "The contract covers NATO's unclassified networks [2]. It is worth billions [9]. Talks go on [2]."
     sdk = client(server)
@@ -242,7 +242,7 @@ def test_llm_stream_is_released_checked_sentence_by_sentence(llm_server) -> None
     assert [m.id for m in sdk.models.list().data] == ["openai/test-model"]
 
 
-def test_llm_failure_mid_stream_keeps_the_sentences_sent_and_raises_our_message(llm_server) -> None:  # noqa: ANN001
+def test_llm_failure_mid_stream_keeps_the_sentences_sent_and_raises_our_message(llm_server) -> None:
     server, llm = llm_server
     llm.mode = "error_mid_stream"  # the model sends half its words, then an error
     llm.content = ("The contract covers NATO's unclassified networks [1]. Altman had said all classified networks "
@@ -258,7 +258,7 @@ def test_llm_failure_mid_stream_keeps_the_sentences_sent_and_raises_our_message(
         "The contract covers NATO's unclassified networks [1].")
 
 
-def test_llm_condenses_without_the_sources_block_of_earlier_answers(llm_server) -> None:  # noqa: ANN001
+def test_llm_condenses_without_the_sources_block_of_earlier_answers(llm_server) -> None:
     server, llm = llm_server
     standalone = "Who corrected Sam Altman about the NATO contract?"
     llm.content = "An OpenAI spokeswoman corrected him [1]."
@@ -273,7 +273,7 @@ def test_llm_condenses_without_the_sources_block_of_earlier_answers(llm_server) 
     assert "assistant: An OpenAI spokeswoman corrected him." in prompt and "Sources:" not in prompt
 
 
-def test_llm_failure_before_the_stream_is_an_sdk_status_error(llm_server) -> None:  # noqa: ANN001
+def test_llm_failure_before_the_stream_is_an_sdk_status_error(llm_server) -> None:
     server, llm = llm_server
     llm.mode = "error500"
     messages = [user(ALTMAN), {"role": "assistant", "content": "He said..."}, user("Who corrected him?")]

@@ -134,17 +134,13 @@ def build_condenser(settings: Settings) -> Condenser:
 def standalone_question(messages: Sequence[Message], condenser: Condenser, max_chars: int) -> Standalone:
     """The question to answer for a conversation whose last message is the user's.
 
-    Raises :class:`InvalidInput` when there is no user message last or it is empty or longer than ``max_chars``.
+    Raises :class:`InvalidInput` when the last message is not the user's. The question itself is checked once,
+    before this, by ``Pipeline.validate`` (:func:`service.answer.conversation.start_turn`).
     """
     if not messages or messages[-1]["role"] != "user":
         raise InvalidInput("The last message must be the user's question.", field="messages",
                            code="last_message_not_user")
     asked = messages[-1]["content"].strip()
-    if not asked:
-        raise InvalidInput("The question is empty.", field="messages", code="question_empty")
-    if len(asked) > max_chars:
-        raise InvalidInput(f"The question is longer than {max_chars} characters.", field="messages",
-                           code="question_too_long")
     history = messages[:-1]
     if not any(m["role"] == "user" and m["content"].strip() for m in history):
         return Standalone(asked, asked, False)

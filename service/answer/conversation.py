@@ -1,11 +1,24 @@
 """One conversation turn: condense the last user message, then run the one answer pipeline.
 
-:func:`start_turn` is shared by every chat-shaped endpoint (``POST /chat`` now, an OpenAI-compatible endpoint
-later): it rewrites a follow-up into a standalone question (:mod:`service.answer.condense`), validates it, and runs
-:meth:`AskPipeline.events <service.answer.pipeline.AskPipeline.events>` up to its first event (``sources``).
+:func:`start_turn` is shared by every chat-shaped endpoint (``POST /chat`` and ``POST /v1/chat/completions``): it
+checks the user's message, rewrites a follow-up into a standalone question (:mod:`service.answer.condense`), and
+runs :meth:`AskPipeline.events <service.answer.pipeline.AskPipeline.events>` up to its first event (``sources``).
 Everything that can fail before an answer starts (bad input, the condensing LLM, the store) therefore raises
 there, before a response is sent, and becomes a normal HTTP error. :meth:`Turn.result` consumes the rest for a
 JSON reply; a streaming reply iterates :attr:`Turn.events` instead. Both are the same events.
+
+Where a turn is checked, on its way in:
+
+- the request's shape (roles, how many messages and how long each, text-only content, the options citeqa cannot
+  honour): the endpoint's schema (``service.web.schemas`` / ``schemas_openai``), before this module runs;
+- the user's message (not empty, has words, not too long, no control characters) and ``k``: /ask's rules,
+  :meth:`AskPipeline.validate <service.answer.pipeline.AskPipeline.validate>`, called here before any model is,
+  the blame moved from ``question`` (a field a chat request does not have) to ``messages``;
+- the last message being the user's: :func:`~service.answer.condense.standalone_question`.
+
+``standalone_question`` also rejects an empty or too long message, and ``AskPipeline.events`` validates the
+question it is given: for the message as asked neither can fail once the check here has passed; the latter still
+checks a condensed question.
 """
 
 from __future__ import annotations

@@ -15,12 +15,11 @@ Streaming (``"stream": true``, or ``Accept: text/event-stream`` when ``stream`` 
 
 If something fails once the stream has started, the last event is ``error`` with the usual error body
 (``{"error": {"code", "message"}}``). Failures before it starts (bad input, the store, the condensing LLM) are
-ordinary HTTP errors with a JSON body.
+ordinary HTTP errors with a JSON body. The framing and the failure handling are :mod:`service.web.sse`'s.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Iterator
 from typing import Any
@@ -30,7 +29,7 @@ from fastapi.responses import StreamingResponse
 
 from service.answer.conversation import Turn, start_turn
 from service.answer.pipeline import AskResult, Event
-from service.errors import CiteqaError
+from service.web import sse
 from service.web.deps import ComponentsDep
 from service.web.schemas import ERROR_RESPONSES, ChatRequest, ChatResponse
 
@@ -38,14 +37,11 @@ log = logging.getLogger(__name__)
 
 router = APIRouter()
 
-EVENT_STREAM = "text/event-stream"
-INTERNAL_ERROR = {"error": {"code": "internal_error", "message": "Something went wrong on our side."}}
-
 
 @router.post(
     "/chat",
     response_model=ChatResponse,
-    responses={**ERROR_RESPONSES, 200: {"content": {EVENT_STREAM: {}}, "description": "JSON, or events"}},
+    responses={**ERROR_RESPONSES, 200: {"content": {sse.EVENT_STREAM: {}}, "description": "JSON, or events"}},
 )
 def chat(body: ChatRequest, request: Request, parts: ComponentsDep) -> ChatResponse | StreamingResponse:
     """Answer the conversation's last user message, citing the sentences that support it."""
@@ -53,31 +49,21 @@ def chat(body: ChatRequest, request: Request, parts: ComponentsDep) -> ChatRespo
     turn = start_turn(parts, messages, body.k, body.documents)
     if not wants_stream(body.stream, request.headers.get("accept", "")):
         return respond(turn, turn.result())
-    return StreamingResponse(
-        sse(turn), media_type=EVENT_STREAM,
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},  # no proxy may buffer the stream
-    )
+    return sse.respond(events(turn), log=log, what="chat", error_event="error")
 
 
 def wants_stream(stream: bool | None, accept: str) -> bool:
-    return stream if stream is not None else EVENT_STREAM in accept.lower()
+    return stream if stream is not None else sse.EVENT_STREAM in accept.lower()
 
 
 def respond(turn: Turn, result: AskResult) -> ChatResponse:
     return ChatResponse.of_turn(result, turn.standalone.question, turn.standalone.condensed)
 
 
-def sse(turn: Turn) -> Iterator[str]:
-    """The turn's events as SSE text; an exception after the first event becomes a final ``error`` event."""
-    try:
-        for event in turn.events:
-            yield encode(event.kind, payload(turn, event))
-    except CiteqaError as exc:
-        log.warning("chat stream failed: %s %s", exc.code, exc.message)
-        yield encode("error", exc.to_body())
-    except Exception:
-        log.exception("chat stream failed")
-        yield encode("error", INTERNAL_ERROR)
+def events(turn: Turn) -> Iterator[sse.Event]:
+    """The turn's events as the named SSE events of the module docstring."""
+    for event in turn.events:
+        yield sse.Event(payload(turn, event), event.kind)
 
 
 def payload(turn: Turn, event: Event) -> Any:
@@ -92,8 +78,3 @@ def payload(turn: Turn, event: Event) -> Any:
     if event.kind == "done":
         return {"timings_ms": event.data}
     return event.data
-
-
-def encode(kind: str, data: Any) -> str:
-    # json.dumps writes no raw newline, so one data: line always holds the whole payload
-    return f"event: {kind}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"

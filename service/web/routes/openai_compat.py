@@ -11,7 +11,8 @@ when it is a follow-up, then the one pipeline) delivered in OpenAI's shapes:
   sentence at a time** (:class:`service.answer.checked_stream.CheckedStream`: an OpenAI client cannot replace text, so
   it is only sent once final), the sources block, a last chunk with ``finish_reason: "stop"`` and the
   citations, then ``data: [DONE]``. A failure once the stream has begun sends ``data: {"error": {code,
-  message}}`` then ``data: [DONE]`` (the OpenAI SDK raises it as an ``APIError`` with our message);
+  message}}`` then ``data: [DONE]`` (the OpenAI SDK raises it as an ``APIError`` with our message); the framing
+  and the failure handling are :mod:`service.web.sse`'s;
 - ``model``: any name is accepted (clients insist on sending one); the response's ``model`` names the answerer
   that wrote the answer, the one ``GET /v1/models`` lists;
 - errors before any answer are the usual ``{"error": {"code", "message", "field"?}}`` with their status; the
@@ -20,7 +21,6 @@ when it is a follow-up, then the one pipeline) delivered in OpenAI's shapes:
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 import uuid
@@ -34,7 +34,8 @@ from ingest.models import Chunk
 from service.answer.checked_stream import CheckedStream
 from service.answer.conversation import Turn, start_turn
 from service.answer.pipeline import AskResult
-from service.errors import CiteqaError, NotFound
+from service.errors import NotFound
+from service.web import sse
 from service.web.deps import ComponentsDep
 from service.web.observability import current_request_id
 from service.web.schemas import ERROR_RESPONSES, CitationOut
@@ -53,8 +54,6 @@ log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/v1", tags=["OpenAI-compatible"])
 
-EVENT_STREAM = "text/event-stream"
-INTERNAL_ERROR = {"error": {"code": "internal_error", "message": "Something went wrong on our side."}}
 STARTED = int(time.time())  # the `created` of the one model listed
 
 
@@ -75,7 +74,7 @@ def get_model(model_id: str, parts: ComponentsDep) -> ModelCard:
 @router.post(
     "/chat/completions",
     response_model=ChatCompletion,
-    responses={**ERROR_RESPONSES, 200: {"content": {EVENT_STREAM: {}}, "description": "JSON, or chunks"}},
+    responses={**ERROR_RESPONSES, 200: {"content": {sse.EVENT_STREAM: {}}, "description": "JSON, or chunks"}},
 )
 def chat_completions(body: ChatCompletionRequest, parts: ComponentsDep) -> ChatCompletion | StreamingResponse:
     """Answer the conversation's last user message, OpenAI style, citing the sentences that support it."""
@@ -85,10 +84,8 @@ def chat_completions(body: ChatCompletionRequest, parts: ComponentsDep) -> ChatC
     if not body.stream:
         return completion(turn, turn.result(), completion_id)
     chunks = Chunks(completion_id, parts.pipeline.model)
-    return StreamingResponse(
-        stream(turn, chunks, hold=parts.pipeline.fallback is not None), media_type=EVENT_STREAM,
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-    )
+    return sse.respond(stream(turn, chunks, hold=parts.pipeline.fallback is not None), log=log, what="completion",
+                       done="[DONE]")
 
 
 def completion(turn: Turn, result: AskResult, completion_id: str) -> ChatCompletion:
@@ -105,60 +102,48 @@ def info(turn: Turn, result: AskResult) -> CiteqaInfo:
 
 
 class Chunks:
-    """The ``chat.completion.chunk`` objects of one streamed completion, as SSE ``data:`` lines."""
+    """The ``chat.completion.chunk`` objects of one streamed completion, as (unnamed) SSE events."""
 
     def __init__(self, completion_id: str, model: str) -> None:
         self.id = completion_id
         self.model = model
         self.created = int(time.time())
 
-    def delta(self, delta: dict[str, str], finish_reason: str | None = None, **extra: Any) -> str:
+    def delta(self, delta: dict[str, str], finish_reason: str | None = None, **extra: Any) -> sse.Event:
         chunk = {
             "id": self.id, "object": "chat.completion.chunk", "created": self.created, "model": self.model,
             "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason, "logprobs": None}], **extra,
         }
-        return data_line(chunk)
+        return sse.Event(chunk)
 
-    def text(self, text: str) -> str:
+    def text(self, text: str) -> sse.Event:
         return self.delta({"content": text})
 
 
-def stream(turn: Turn, chunks: Chunks, hold: bool) -> Iterator[str]:
-    """The turn's events as OpenAI chunks (see the module docstring); a failure becomes an error chunk."""
+def stream(turn: Turn, chunks: Chunks, hold: bool) -> Iterator[sse.Event]:
+    """The turn's events as OpenAI chunks (see the module docstring)."""
     yield chunks.delta({"role": "assistant", "content": ""})
-    try:
-        released: CheckedStream | None = None
-        for event in turn.events:
-            if event.kind == "sources":
-                released = CheckedStream([passage_chunk(view) for view in event.data], hold=hold)
-            elif event.kind == "delta" and released is not None:
-                if text := released.feed(event.data):
+    released: CheckedStream | None = None
+    for event in turn.events:
+        if event.kind == "sources":
+            released = CheckedStream([passage_chunk(view) for view in event.data], hold=hold)
+        elif event.kind == "delta" and released is not None:
+            if text := released.feed(event.data):
+                yield chunks.text(text)
+        elif event.kind == "citations" and released is not None:
+            result: AskResult = event.data
+            chunks.model = result.model  # the fallback's name, should the LLM have failed
+            for text in (released.finish(result.answer), sources_block(result)):
+                if text:
                     yield chunks.text(text)
-            elif event.kind == "citations" and released is not None:
-                result: AskResult = event.data
-                chunks.model = result.model  # the fallback's name, should the LLM have failed
-                for text in (released.finish(result.answer), sources_block(result)):
-                    if text:
-                        yield chunks.text(text)
-                citations = [CitationOut.of(c).model_dump() for c in result.citations]
-                yield chunks.delta({}, "stop", citations=citations, citeqa=info(turn, result).model_dump())
-    except CiteqaError as exc:
-        log.warning("completion stream failed: %s %s", exc.code, exc.message)
-        yield data_line(exc.to_body())
-    except Exception:
-        log.exception("completion stream failed")
-        yield data_line(INTERNAL_ERROR)
-    yield "data: [DONE]\n\n"
+            citations = [CitationOut.of(c).model_dump() for c in result.citations]
+            yield chunks.delta({}, "stop", citations=citations, citeqa=info(turn, result).model_dump())
 
 
 def passage_chunk(view: dict[str, Any]) -> Chunk:
     """A passage of the ``sources`` event as the chunk the checker reads (``index`` plays no part in it)."""
     return Chunk(id=view["chunk_id"], doc_id=view["doc_id"], index=0, start=view["start"], end=view["end"],
                  text=view["text"], title=view["title"], source=view["source"])
-
-
-def data_line(payload: Any) -> str:
-    return f"data: {json.dumps(payload, ensure_ascii=False)}\n\n"  # json.dumps writes no raw newline
 
 
 def _request_id() -> str:
