@@ -10,13 +10,13 @@ from __future__ import annotations
 import os
 import threading
 from abc import ABC, abstractmethod
-from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Hashable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Protocol
+from typing import Generic, Protocol, TypeVar
 
 import numpy as np
+from cachetools import LRUCache
 
 from ingest.models import ModelError
 
@@ -62,6 +62,49 @@ def resolve_model_path(name: str) -> Path:
     return path
 
 
+K = TypeVar("K", bound=Hashable)
+
+
+class RecentVectors(Generic[K]):
+    """Arrays by key, the ``maxsize`` most recently stored or read (a :class:`cachetools.LRUCache`), behind a lock:
+    request threads read and fill it at once. ``maxsize`` 0 keeps nothing."""
+
+    def __init__(self, maxsize: int) -> None:
+        self._lock = threading.Lock()
+        self._maxsize = maxsize
+        self._entries: LRUCache[K, np.ndarray] = LRUCache(max(1, maxsize))
+
+    @property
+    def maxsize(self) -> int:
+        return self._maxsize
+
+    @maxsize.setter
+    def maxsize(self, size: int) -> None:
+        """Hold up to ``size`` from now on: the most recent entries are kept, in their order."""
+        with self._lock:
+            old, self._maxsize, self._entries = self._entries, size, LRUCache(max(1, size))
+            while old:
+                self._store(*old.popitem())  # least recent first
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def known(self, keys: Iterable[K]) -> dict[K, np.ndarray]:
+        """Those of ``keys`` held, with their arrays."""
+        with self._lock:
+            return {key: self._entries[key] for key in keys if key in self._entries}
+
+    def remember(self, items: Iterable[tuple[K, np.ndarray]]) -> None:
+        """Store these (each becomes the most recent), forgetting the least recent beyond ``maxsize``."""
+        with self._lock:
+            for key, value in items:
+                self._store(key, value)
+
+    def _store(self, key: K, value: np.ndarray) -> None:
+        if self._maxsize > 0:
+            self._entries[key] = value
+
+
 class LocalEmbedder(ABC):
     """What the local encoders share: the model folder, its tokenizer (to count word-pieces) and a cache of
     recent short texts by exact text. Subclasses implement :meth:`embed`."""
@@ -72,13 +115,19 @@ class LocalEmbedder(ABC):
         self.path = resolve_model_path(model)
         self._tokenizer = None
         self._lock = threading.Lock()
-        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._cache_size = query_cache_size
-        self._cache_lock = threading.Lock()
+        self._cache: RecentVectors[str] = RecentVectors(query_cache_size)
         # a passage's sentence vectors (float16, as the store keeps them), by the passage's text and its sentence
         # spans (see embed_with_spans_cached); a passage holds ~7 sentences, so this holds ~1/16 as many entries
-        self._span_cache: OrderedDict[tuple[str, tuple[Span, ...]], np.ndarray] = OrderedDict()
-        self._span_cache_size = max(1, query_cache_size // 16)
+        self._span_cache: RecentVectors[tuple[str, tuple[Span, ...]]] = RecentVectors(max(1, query_cache_size // 16))
+
+    @property
+    def _cache_size(self) -> int:
+        """How many texts' vectors are remembered (``citeqa eval`` raises it for a run)."""
+        return self._cache.maxsize
+
+    @_cache_size.setter
+    def _cache_size(self, size: int) -> None:
+        self._cache.maxsize = size
 
     @abstractmethod
     def embed(self, texts: Sequence[str]) -> np.ndarray:
@@ -119,35 +168,24 @@ class LocalEmbedder(ABC):
         already in the text cache is kept even when the text is encoded for its spans, so a passage scores the same
         on its first request and every later one."""
         keys = [(text, tuple(text_spans)) for text, text_spans in zip(texts, spans, strict=True)]
-        with self._cache_lock:
-            vectors_known = {key[0]: self._cache[key[0]] for key in keys if key[0] in self._cache}
-            spans_known = {key: self._span_cache[key] for key in keys if key in self._span_cache}
-        missing = [key for key in dict.fromkeys(keys) if key not in spans_known]
+        vectors_known = self._cache.known(text for text, _ in keys)
+        spans_known = self._span_cache.known(keys)
+        # a text whose spans are known but whose vector the (busier) text cache forgot is encoded again too
+        missing = [key for key in dict.fromkeys(keys) if key not in spans_known or key[0] not in vectors_known]
         if missing:
             vectors, pooled = self.embed_with_spans([text for text, _ in missing], [list(sp) for _, sp in missing])
             for key, vector, rows in zip(missing, vectors, pooled, strict=True):
                 vectors_known.setdefault(key[0], vector)
-                spans_known[key] = rows
-        with self._cache_lock:
-            for key in dict.fromkeys(keys):
-                self._cache[key[0]] = vectors_known[key[0]]
-                self._cache.move_to_end(key[0])
-                self._put_spans(key, spans_known[key])
-            while len(self._cache) > self._cache_size:
-                self._cache.popitem(last=False)
+                spans_known.setdefault(key, rows)
+        self._cache.remember((key[0], vectors_known[key[0]]) for key in dict.fromkeys(keys))
+        self._span_cache.remember((key, np.asarray(spans_known[key], dtype=np.float16)) for key in dict.fromkeys(keys))
         known_rows = [vectors_known[key[0]] for key in keys]
         vectors = np.vstack(known_rows) if known_rows else np.zeros((0, self.dimension), dtype=np.float32)
         # float16 whether cached or new, as the store keeps them: a passage scores the same every time
         return vectors, [np.asarray(spans_known[key], dtype=np.float16).astype(np.float32) for key in keys]
 
-    def _put_spans(self, key: tuple[str, tuple[Span, ...]], rows: np.ndarray) -> None:
-        self._span_cache[key] = np.asarray(rows, dtype=np.float16)
-        self._span_cache.move_to_end(key)
-        while len(self._span_cache) > self._span_cache_size:
-            self._span_cache.popitem(last=False)
-
     @property
-    def tokenizer(self):  # noqa: ANN201 - tokenizers.Tokenizer
+    def tokenizer(self):  # a tokenizers.Tokenizer
         if self._tokenizer is None:
             from tokenizers import Tokenizer
 
@@ -165,17 +203,11 @@ class LocalEmbedder(ABC):
 
     def embed_cached(self, texts: Sequence[str]) -> np.ndarray:
         """Like :meth:`embed`, remembering recent short texts (questions, sentences) by their exact text."""
-        with self._cache_lock:
-            known = {text: self._cache[text] for text in texts if text in self._cache}
+        known = self._cache.known(texts)
         missing = [text for text in dict.fromkeys(texts) if text not in known]
         if missing:
             known.update(zip(missing, self.embed(missing), strict=True))
-        with self._cache_lock:
-            for text in dict.fromkeys(texts):
-                self._cache[text] = known[text]
-                self._cache.move_to_end(text)
-            while len(self._cache) > self._cache_size:
-                self._cache.popitem(last=False)
+        self._cache.remember((text, known[text]) for text in dict.fromkeys(texts))
         rows = [known[text] for text in texts]
         return np.vstack(rows) if rows else np.zeros((0, 384), dtype=np.float32)
 
@@ -209,7 +241,7 @@ class SentenceTransformerEmbedder(LocalEmbedder):
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="citeqa-encoder")
 
     @property
-    def model(self):  # noqa: ANN201 - SentenceTransformer, imported lazily
+    def model(self):  # a SentenceTransformer, imported lazily
         if self._model is None:
             with self._lock:
                 if self._model is None:
@@ -249,7 +281,7 @@ class SentenceTransformerEmbedder(LocalEmbedder):
         return states
 
     @property
-    def window_tokenizer(self):  # noqa: ANN201 - tokenizers.Tokenizer, truncated as the model truncates
+    def window_tokenizer(self):  # a tokenizers.Tokenizer, truncated as the model truncates
         if self._window_tokenizer is None:
             from tokenizers import Tokenizer
 

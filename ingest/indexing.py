@@ -15,6 +15,7 @@ the store while the next one is embedded.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -136,6 +137,20 @@ class Indexer:
         documents = self._dedupe(documents, report)
         self.index_documents(documents, report, progress)
         self._remove_missing(root, {doc.id for doc in documents}, report)
+        return report
+
+    def add_files(self, paths: Sequence[Path], root: str, progress: bool | None = None) -> IngestReport:
+        """Index these files (each loaded as :meth:`ingest` loads a file) under the store-side ``root``, removing
+        nothing: what ``POST /documents`` does with an upload. A document id met twice keeps its first document,
+        the others are reported in ``problems`` as :meth:`ingest` reports them."""
+        report = IngestReport(root=root)
+        documents: list[Document] = []
+        for path in paths:
+            _, loaded = load_path(path, report.problems)
+            documents.extend(dataclasses.replace(doc, root=root) for doc in loaded)
+        documents = self._dedupe(documents, report)
+        if documents:
+            self.index_documents(documents, report, progress)
         return report
 
     def _dedupe(self, documents: list[Document], report: IngestReport) -> list[Document]:

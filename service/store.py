@@ -376,7 +376,7 @@ class ChromaStore:
     @_guarded()
     def chunk_ids(self, doc_id: str) -> list[str]:
         collection, _ = self._collections()
-        return list(collection.get(where={"doc_id": doc_id}, include=[])["ids"])
+        return list(collection.get(where=_where_doc_ids([doc_id]), include=[])["ids"])
 
     @_guarded()
     def chunk_ids_of(self, doc_ids: Sequence[str]) -> dict[str, list[str]]:
@@ -384,8 +384,7 @@ class ChromaStore:
         if not doc_ids:
             return {}
         collection, _ = self._collections()
-        where = {"doc_id": doc_ids[0]} if len(doc_ids) == 1 else {"doc_id": {"$in": list(doc_ids)}}
-        page = collection.get(where=where, include=["metadatas"])
+        page = collection.get(where=_where_doc_ids(doc_ids), include=["metadatas"])
         out: dict[str, list[str]] = {}
         for cid, meta in zip(page["ids"], page["metadatas"], strict=True):
             out.setdefault(str(meta["doc_id"]), []).append(cid)
@@ -488,13 +487,10 @@ class ChromaStore:
         self, embedding: np.ndarray, n: int, doc_ids: Sequence[str] | None = None
     ) -> list[ScoredChunk]:
         collection, _ = self._collections()
-        where = None
-        if doc_ids:
-            where = {"doc_id": doc_ids[0]} if len(doc_ids) == 1 else {"doc_id": {"$in": list(doc_ids)}}
         result = collection.query(
             query_embeddings=[np.asarray(embedding, dtype=np.float32)],
             n_results=n,
-            where=where,
+            where=_where_doc_ids(doc_ids),
             include=["documents", "metadatas", "distances"],
         )
         hits = zip(result["ids"][0], result["documents"][0], result["metadatas"][0], result["distances"][0],
@@ -507,11 +503,8 @@ class ChromaStore:
     ) -> list[tuple[str, float]]:
         """:meth:`query` without the chunks' texts and metadata: (id, cosine similarity), best first."""
         collection, _ = self._collections()
-        where = None
-        if doc_ids:
-            where = {"doc_id": doc_ids[0]} if len(doc_ids) == 1 else {"doc_id": {"$in": list(doc_ids)}}
         result = collection.query(query_embeddings=[np.asarray(embedding, dtype=np.float32)], n_results=n,
-                                  where=where, include=["distances"])
+                                  where=_where_doc_ids(doc_ids), include=["distances"])
         return [(cid, 1.0 - float(dist)) for cid, dist in zip(result["ids"][0], result["distances"][0], strict=True)]
 
     # --- documents -----------------------------------------------------------------------------------------
@@ -586,6 +579,13 @@ class ChromaStore:
         return len(ids)
 
 
+def _where_doc_ids(doc_ids: Sequence[str] | None) -> dict[str, Any] | None:
+    """Chroma's ``where`` filter keeping the chunks of ``doc_ids``; None (no filter) when there are none."""
+    if not doc_ids:
+        return None
+    return {"doc_id": doc_ids[0]} if len(doc_ids) == 1 else {"doc_id": {"$in": list(doc_ids)}}
+
+
 def _record(doc_id: str, meta: dict) -> DocumentRecord:
     return DocumentRecord(
         id=doc_id,
@@ -608,5 +608,5 @@ def _stop(system: Any) -> None:
         return
     try:
         system.stop()
-    except Exception as exc:  # noqa: BLE001 - a connection being dropped; nothing to do about it
+    except Exception as exc:  # a connection being dropped; nothing to do about it
         log.debug("stopping a chromadb system failed: %s: %s", type(exc).__name__, exc)

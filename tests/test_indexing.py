@@ -16,7 +16,7 @@ def folder(tmp_path: Path) -> Path:
     return docs
 
 
-def test_reingest_is_idempotent_and_tracks_changes(settings: Settings, embedder, tmp_path: Path) -> None:  # noqa: ANN001
+def test_reingest_is_idempotent_and_tracks_changes(settings: Settings, embedder, tmp_path: Path) -> None:
     parts = make_parts(settings, embedder)
     docs = folder(tmp_path)
     first = parts.indexer.ingest(docs, progress=False)
@@ -44,7 +44,7 @@ def test_reingest_is_idempotent_and_tracks_changes(settings: Settings, embedder,
     assert parts.store.count_chunks() == total
 
 
-def test_chunk_offsets_match_the_stored_document(settings: Settings, embedder, tmp_path: Path) -> None:  # noqa: ANN001
+def test_chunk_offsets_match_the_stored_document(settings: Settings, embedder, tmp_path: Path) -> None:
     parts = make_parts(settings, embedder)
     parts.indexer.ingest(folder(tmp_path), progress=False)
     for chunk in parts.store.all_chunks():
@@ -53,7 +53,7 @@ def test_chunk_offsets_match_the_stored_document(settings: Settings, embedder, t
         assert embedder.count_tokens([chunk.text])[0] <= settings.chunk_max_tokens
 
 
-def test_a_bad_file_is_skipped_and_keeps_its_last_good_version(settings: Settings, embedder, tmp_path: Path) -> None:  # noqa: ANN001, E501
+def test_a_bad_file_is_skipped_and_keeps_its_last_good_version(settings: Settings, embedder, tmp_path: Path) -> None:
     parts = make_parts(settings, embedder)
     docs = folder(tmp_path)
     parts.indexer.ingest(docs, progress=False)
@@ -65,15 +65,15 @@ def test_a_bad_file_is_skipped_and_keeps_its_last_good_version(settings: Setting
     assert "notes.txt" in {r.source for r in parts.store.documents()}
 
 
-def test_upserts_go_in_batches_no_larger_than_chroma_allows(settings: Settings, embedder, tmp_path: Path,  # noqa: ANN001
-                                                           monkeypatch) -> None:  # noqa: ANN001
+def test_upserts_go_in_batches_no_larger_than_chroma_allows(settings: Settings, embedder, tmp_path: Path,
+                                                           monkeypatch) -> None:
     parts = make_parts(settings, embedder)
     monkeypatch.setattr(parts.store, "max_batch_size", lambda: 2)
     sizes: list[int] = []
     collection, _ = parts.store._collections()
     real_upsert = collection.upsert
 
-    def spy(**kwargs):  # noqa: ANN003, ANN202
+    def spy(**kwargs):
         sizes.append(len(kwargs["ids"]))
         return real_upsert(**kwargs)
 
@@ -86,8 +86,8 @@ def test_upserts_go_in_batches_no_larger_than_chroma_allows(settings: Settings, 
     assert sizes and max(sizes) <= 2 and sum(sizes) == parts.store.count_chunks()
 
 
-def test_a_failed_write_stops_the_run_and_the_next_run_finishes_it(settings: Settings, embedder, tmp_path: Path,  # noqa: ANN001
-                                                                  monkeypatch) -> None:  # noqa: ANN001
+def test_a_failed_write_stops_the_run_and_the_next_run_finishes_it(settings: Settings, embedder, tmp_path: Path,
+                                                                  monkeypatch) -> None:
     """Groups are written on a writer thread while the next is embedded; a store error in one group's writes
     stops the run before any later group is written, and leaves that group without document records."""
     from ingest import indexing
@@ -101,7 +101,7 @@ def test_a_failed_write_stops_the_run_and_the_next_run_finishes_it(settings: Set
     parts = make_parts(settings, embedder)
     real_upsert, calls = parts.store.upsert_chunks, []
 
-    def failing_upsert(chunks, vectors):  # noqa: ANN001, ANN202
+    def failing_upsert(chunks, vectors):
         calls.append([chunk.doc_id for chunk in chunks])
         if len(calls) == 2:
             raise StoreUnavailable("the store went away")
@@ -120,3 +120,27 @@ def test_a_failed_write_stops_the_run_and_the_next_run_finishes_it(settings: Set
     again = parts.indexer.ingest(docs, progress=False)
     assert len(again.unchanged) == 2 and len(again.added) == 4
     assert len({c.doc_id for c in parts.store.all_chunks()}) == 6
+
+
+def test_added_files_go_under_their_root_and_remove_nothing(settings: Settings, embedder, tmp_path: Path) -> None:
+    """Indexer.add_files, what POST /documents runs: the files' documents under the given root, the first of a
+    repeated id kept and the others reported (as ingest reports them), nothing of the store removed."""
+    parts = make_parts(settings, embedder)
+    parts.indexer.ingest(folder(tmp_path), progress=False)
+    uploads = tmp_path / "upload"
+    uploads.mkdir()
+    (uploads / "owls.jsonl").write_text('{"id": "owls", "text": "Owls hunt at night."}\n'
+                                        '{"id": "owls", "text": "A second record with the same id."}\n')
+    (uploads / "otters.txt").write_text("Otters hold hands while they sleep.")
+    paths = [uploads / "owls.jsonl", uploads / "otters.txt"]
+    report = parts.indexer.add_files(paths, "upload", progress=False)
+    assert len(report.added) == 2 and report.removed == [] and report.root == "upload"
+    assert [(p.source, p.reason) for p in report.problems] == [
+        ("owls.jsonl#owls", "duplicate document id 'owls'; kept the first")]
+    added = parts.store.documents(root="upload")
+    assert {r.source for r in added} == {"owls.jsonl#owls", "otters.txt"}
+    assert "Owls hunt" in parts.store.get_document("owls")[1]
+    assert len(parts.store.documents()) == 5  # the folder's three are still there
+    again = parts.indexer.add_files(paths, "upload", progress=False)
+    assert sorted(again.unchanged) == sorted(report.added) and again.chunks_embedded == 0
+    assert parts.indexer.add_files([], "upload").added == []

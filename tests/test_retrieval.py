@@ -25,13 +25,13 @@ def test_tokenize_drops_stop_words() -> None:
 
 
 @pytest.mark.parametrize("mode", ["dense", "bm25", "hybrid"])
-def test_each_mode_finds_the_seed_sentence(seeded_parts, mode: str) -> None:  # noqa: ANN001
+def test_each_mode_finds_the_seed_sentence(seeded_parts, mode: str) -> None:
     retrieval = seeded_parts.retriever.retrieve(SEED_QUESTION, 2, mode=mode)
     assert len(retrieval.passages) == 2
     assert any("unclassified networks" in p.chunk.text for p in retrieval.passages)
 
 
-def test_document_filter_and_bm25_refresh(seeded_parts, tmp_path) -> None:  # noqa: ANN001
+def test_document_filter_and_bm25_refresh(seeded_parts, tmp_path) -> None:
     other = tmp_path / "other"
     other.mkdir()
     (other / "zebra.txt").write_text("Zebras have black and white stripes. They live in Africa.")
@@ -45,7 +45,7 @@ def test_document_filter_and_bm25_refresh(seeded_parts, tmp_path) -> None:  # no
     assert {p.chunk.doc_id for p in only_zebra.passages} == {zebra_id}
 
 
-def test_passages_are_the_fused_rankings_with_the_stored_chunks(seeded_parts) -> None:  # noqa: ANN001
+def test_passages_are_the_fused_rankings_with_the_stored_chunks(seeded_parts) -> None:
     """The retriever fuses ids only and reads the k passages afterwards: they must be the stored chunks, in the
     order reciprocal rank fusion gives the dense and BM25 rankings, with their ranks and cosine."""
     parts = seeded_parts

@@ -81,6 +81,14 @@ def test_strip_markers_and_best_answer() -> None:
     assert scores.best_against(scores.token_f1, "paris", []) == 0.0
 
 
+def test_strip_markers_removes_what_the_citation_checker_reads_as_markers() -> None:
+    from service.answer.citations import MARKER
+
+    assert scores.strip_markers("Then [ 2 ,3 ] more [12345].\n[1] Done.") == "Then more [12345].\n Done."
+    assert all(scores.strip_markers(marker) == "" for marker in ("[1]", " [1, 2]", "\t[ 9 ]"))
+    assert scores.strip_markers("[12345]") == "[12345]" and not MARKER.search("[12345]")
+
+
 def _row(answerable: bool, refused: bool, cited: list, gold: list, retrieved: list, answer: str = "",
          answers: tuple = (), supported: tuple = (), dropped: int = 0) -> dict:
     return scores.score_question(

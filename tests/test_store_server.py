@@ -119,7 +119,7 @@ def test_bm25_index_follows_writes_made_through_another_client(backend: Settings
     assert index.search("zebra stripes", 5) == []
 
 
-def test_ingest_and_answer_against_the_server(server_settings: Settings, embedder, tmp_path: Path) -> None:  # noqa: ANN001
+def test_ingest_and_answer_against_the_server(server_settings: Settings, embedder, tmp_path: Path) -> None:
     docs = tmp_path / "docs"
     shutil.copytree(SEEDS, docs)
     parts = make_parts(server_settings, embedder)

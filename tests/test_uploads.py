@@ -18,14 +18,14 @@ RIVER = b"The river Quill floods every spring. Farmers plant barley after the fl
 
 
 @pytest.fixture
-def server(tmp_path: Path, embedder) -> Iterator[LiveServer]:  # noqa: ANN001
+def server(tmp_path: Path, embedder) -> Iterator[LiveServer]:
     settings = make_settings(tmp_path / "store", upload_max_file_bytes=4000, upload_max_request_bytes=20_000,
                              upload_max_files=4)
     with LiveServer(create_app(settings, make_parts(settings, embedder))) as live:
         yield live
 
 
-def upload(server: LiveServer, *files: tuple[str, bytes], **kwargs) -> httpx.Response:  # noqa: ANN003
+def upload(server: LiveServer, *files: tuple[str, bytes], **kwargs) -> httpx.Response:
     return httpx.post(f"{server.url}/documents", files=[("files", f) for f in files], timeout=120, **kwargs)
 
 
@@ -68,6 +68,16 @@ def test_one_bad_file_is_reported_and_the_rest_indexed(server: LiveServer) -> No
     problems = {p["file"]: (p["status"], p["code"]) for p in body["problems"]}
     assert problems == {"tool.exe": (415, "unsupported_file"), "big.txt": (413, "file_too_large"),
                         "blob.txt": (415, "unreadable_file")}
+
+
+def test_a_repeated_record_id_is_reported_and_the_first_kept(server: LiveServer) -> None:
+    corpus = (b'{"id": "quill", "text": "The river Quill floods every spring."}\n'
+              b'{"id": "quill", "text": "Another record with the same id."}\n')
+    body = upload(server, ("rivers.jsonl", corpus), ("bees.md", BEES)).json()
+    assert {d["source"]: d["status"] for d in body["documents"]} == {"rivers.jsonl#quill": "added", "bees.md": "added"}
+    assert body["problems"] == [{"file": "rivers.jsonl#quill", "status": 422, "code": "invalid_record",
+                                 "message": "duplicate document id 'quill'; kept the first"}]
+    assert "spring" in httpx.get(f"{server.url}/documents/quill").json()["text"]
 
 
 @pytest.mark.parametrize("files, status, code", [

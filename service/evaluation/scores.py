@@ -36,6 +36,8 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from service.answer.citations import MARKER
+
 Span = tuple[str, int, int]
 
 RECALL_AT = (1, 3, 5, 10)
@@ -116,14 +118,14 @@ def citation_recall(cited: Sequence[Span], gold: Sequence[Span]) -> float:
 
 
 # --- answer text ---------------------------------------------------------------------------------------------
-_MARKER = re.compile(r"\s*\[\s*\d{1,4}(?:\s*,\s*\d{1,4})*\s*\]")
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 _PUNCT = str.maketrans({char: " " for char in string.punctuation + "`´‘’“”"})
 
 
 def strip_markers(answer: str) -> str:
-    """The answer without its ``[n]`` citation markers."""
-    return _MARKER.sub("", answer).strip()
+    """The answer without its ``[n]`` citation markers (:data:`service.answer.citations.MARKER`, as the citation
+    checker reads them; the spaces before a marker go with it, a line break stays: tokens are what is scored)."""
+    return MARKER.sub("", answer).strip()
 
 
 def answer_tokens(text: str) -> list[str]:

@@ -6,14 +6,14 @@ own root) never deletes them. A file's id depends only on its name: uploading ``
 earlier ``notes.txt`` (unchanged text embeds nothing).
 
 Each file is judged on its own: an unsupported type (415), a file over ``upload_max_file_bytes`` (413), an
-unreadable or empty one is reported in ``problems`` and the others are indexed (200). When no file could be
-indexed the answer is the error itself: 415 or 413 when every file failed that way, else 422. A request over
-``upload_max_request_bytes`` is refused with 413 before its body is read (or as soon as it grows past the limit).
+unreadable or empty one (or a .jsonl record whose id came earlier in the upload: the first is kept, 422) is
+reported in ``problems`` and the others are indexed (200). When no file could be indexed the answer is the error
+itself: 415 or 413 when every file failed that way, else 422. A request over ``upload_max_request_bytes`` is
+refused with 413 before its body is read (or as soon as it grows past the limit).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import re
 import shutil
 import tempfile
@@ -28,9 +28,7 @@ from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Message
 
-from ingest.indexing import IngestReport
-from ingest.loaders import LOADABLE, LoadProblem, load_path
-from ingest.models import Document
+from ingest.loaders import LOADABLE, LoadProblem
 from service.components import Components
 from service.errors import CiteqaError, InvalidInput, PayloadTooLarge, UnsupportedFile
 from service.web.deps import ComponentsDep
@@ -179,18 +177,8 @@ def _copy(upload: UploadFile, target: Path) -> None:
 
 
 def _index(parts: Components, saved: list[Path], problems: list[UploadProblem]) -> UploadResponse:
-    documents: list[Document] = []
-    load_problems: list[LoadProblem] = []
-    for path in saved:
-        _, loaded = load_path(path, load_problems)
-        documents.extend(dataclasses.replace(doc, root=UPLOAD_ROOT) for doc in loaded)
-    problems.extend(_problem(p) for p in load_problems)
-    unique: dict[str, Document] = {}
-    for doc in documents:
-        unique.setdefault(doc.id, doc)
-    report = IngestReport(root=UPLOAD_ROOT)
-    if unique:
-        parts.indexer.index_documents(list(unique.values()), report, progress=False)
+    report = parts.indexer.add_files(saved, UPLOAD_ROOT, progress=False)
+    problems.extend(_problem(p) for p in report.problems)
     status = {**{i: "added" for i in report.added}, **{i: "updated" for i in report.updated},
               **{i: "unchanged" for i in report.unchanged}}
     records = {r.id: r for r in parts.store.documents(root=UPLOAD_ROOT) if r.id in status}
