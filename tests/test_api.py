@@ -8,11 +8,11 @@ import pytest
 from tests.conftest import SEED_QUESTION, UNANSWERABLE
 
 
-def ask(server, **body):  # noqa: ANN001, ANN003, ANN201
+def ask(server, **body):
     return httpx.post(f"{server.url}/ask", json=body, timeout=60)
 
 
-def test_seed_question_is_answered_with_checked_citations(live_server) -> None:  # noqa: ANN001
+def test_seed_question_is_answered_with_checked_citations(live_server) -> None:
     response = ask(live_server, question=SEED_QUESTION)
     assert response.status_code == 200
     body = response.json()
@@ -31,21 +31,21 @@ def test_seed_question_is_answered_with_checked_citations(live_server) -> None: 
     assert cited[0]["quote"].startswith("OpenAI is negotiating") and cited[0]["quote"].endswith("Tuesday.")
 
 
-def test_unanswerable_question_is_refused_without_citations(live_server) -> None:  # noqa: ANN001
+def test_unanswerable_question_is_refused_without_citations(live_server) -> None:
     body = ask(live_server, question=UNANSWERABLE).json()
     assert body["refused"] is True
     assert body["citations"] == []
     assert body["answer"] == "The sources do not answer this question."
 
 
-def test_documents_filter_and_k(live_server) -> None:  # noqa: ANN001
+def test_documents_filter_and_k(live_server) -> None:
     docs = httpx.get(f"{live_server.url}/documents").json()
     assert len(docs) == 1 and docs[0]["chunks"] >= 1 and docs[0]["source"].endswith(".txt")
     body = ask(live_server, question=SEED_QUESTION, k=1, documents=[docs[0]["id"]]).json()
     assert {c["doc_id"] for c in body["citations"]} == {docs[0]["id"]}
 
 
-def test_an_unknown_document_id_is_a_404_naming_it(live_server) -> None:  # noqa: ANN001
+def test_an_unknown_document_id_is_a_404_naming_it(live_server) -> None:
     known = httpx.get(f"{live_server.url}/documents").json()[0]["id"]
     user = [{"role": "user", "content": SEED_QUESTION}]
     requests = [
@@ -82,14 +82,14 @@ def test_an_unknown_document_id_is_a_404_naming_it(live_server) -> None:  # noqa
         ({"question": "ok?", "unknown": 1}, "unknown"),
     ],
 )
-def test_bad_questions_get_422_naming_the_field(live_server, body: dict, field: str) -> None:  # noqa: ANN001
+def test_bad_questions_get_422_naming_the_field(live_server, body: dict, field: str) -> None:
     response = ask(live_server, **body)
     assert response.status_code == 422
     error = response.json()["error"]
     assert error["field"] == field and error["message"] and error["code"]
 
 
-def test_malformed_json_and_unknown_routes(live_server) -> None:  # noqa: ANN001
+def test_malformed_json_and_unknown_routes(live_server) -> None:
     response = httpx.post(f"{live_server.url}/ask", content=b"{nope", headers={"content-type": "application/json"})
     assert response.status_code == 422 and "JSON" in response.json()["error"]["message"]
     missing = httpx.get(f"{live_server.url}/documents/no-such-doc")
@@ -99,19 +99,19 @@ def test_malformed_json_and_unknown_routes(live_server) -> None:  # noqa: ANN001
     assert httpx.get(f"{live_server.url}/ask").status_code == 405
 
 
-def test_healthz(live_server) -> None:  # noqa: ANN001
+def test_healthz(live_server) -> None:
     body = httpx.get(f"{live_server.url}/healthz").json()
     assert body["status"] == "ok" and body["store"]["status"] == "up" and body["store"]["chunks"] >= 1
     assert body["store"]["revision"]
 
 
-def test_healthz_reports_a_store_whose_reads_fail(live_server, monkeypatch) -> None:  # noqa: ANN001
+def test_healthz_reports_a_store_whose_reads_fail(live_server, monkeypatch) -> None:
     """Reads failing in chromadb itself (not a heartbeat, not a mocked store method), on every client the store
     opens: /healthz is a 503 saying so, and says up again once reads work, without a restart."""
     from chromadb.api.models.Collection import Collection
     from chromadb.errors import InternalError
 
-    def failing(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+    def failing(*args, **kwargs):
         raise InternalError("Error executing plan: Internal error: Error finding id")
 
     with monkeypatch.context() as patch:
@@ -126,12 +126,12 @@ def test_healthz_reports_a_store_whose_reads_fail(live_server, monkeypatch) -> N
     assert ask(live_server, question=SEED_QUESTION).status_code == 200
 
 
-def test_store_unavailable_is_a_503(live_server, monkeypatch) -> None:  # noqa: ANN001
+def test_store_unavailable_is_a_503(live_server, monkeypatch) -> None:
     from service.errors import StoreUnavailable
 
     parts = live_server.server.config.app.state.components
 
-    def broken(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+    def broken(*args, **kwargs):
         raise StoreUnavailable("The document store is unavailable; try again shortly.")
 
     monkeypatch.setattr(parts.store, "query", broken)
@@ -143,7 +143,7 @@ def test_store_unavailable_is_a_503(live_server, monkeypatch) -> None:  # noqa: 
     assert httpx.get(f"{live_server.url}/healthz").status_code == 503
 
 
-def test_docs_work_offline(live_server) -> None:  # noqa: ANN001
+def test_docs_work_offline(live_server) -> None:
     """/docs and /redoc load their scripts and styles from the app itself, nothing from elsewhere."""
     import re
 
@@ -169,7 +169,7 @@ def test_docs_work_offline(live_server) -> None:  # noqa: ANN001
     assert httpx.get(f"{live_server.url}/docs/assets/..%2F..%2Fcore.py").status_code == 404
 
 
-def test_docs_list_the_operations_in_chromium(live_server) -> None:  # noqa: ANN001
+def test_docs_list_the_operations_in_chromium(live_server) -> None:
     """Debian's headless Chromium runs /docs' scripts (what a person sees): every operation is listed, and the
     page's Content-Security-Policy blocks nothing it needs."""
     import subprocess

@@ -75,7 +75,7 @@ def test_bad_conversations_are_invalid_input(messages: list, code: str) -> None:
     assert raised.value.code == code and raised.value.field == "messages"
 
 
-def test_llm_condenser_prompt_shows_the_conversation_as_data(tmp_path) -> None:  # noqa: ANN001
+def test_llm_condenser_prompt_shows_the_conversation_as_data(tmp_path) -> None:
     settings = Settings(_env_file=None, data_dir=tmp_path, llm_model="openai/x")  # type: ignore[call-arg]
     condenser = LLMCondenser(settings)
     [message] = condenser.messages(

@@ -139,7 +139,7 @@ def test_eval_cli_end_to_end_then_compare_reusing_the_collection(tiny: tuple[Pat
     assert (tmp_path / "cmp" / "reliability.png").exists()
 
 
-def test_eval_over_http_against_a_running_server(tiny: tuple[Path, Path], tmp_path: Path, embedder) -> None:  # noqa: ANN001
+def test_eval_over_http_against_a_running_server(tiny: tuple[Path, Path], tmp_path: Path, embedder) -> None:
     from service.web.app import create_app
 
     corpus, questions = tiny
@@ -161,7 +161,7 @@ def test_eval_over_http_against_a_running_server(tiny: tuple[Path, Path], tmp_pa
     assert m["recall@5"] == 1.0 and m["citation_recall"] == 1.0 and m["abstention_balanced_accuracy"] == 1.0
 
 
-def test_ask_returns_the_ranking_only_when_asked(tiny: tuple[Path, Path], tmp_path: Path, embedder) -> None:  # noqa: ANN001
+def test_ask_returns_the_ranking_only_when_asked(tiny: tuple[Path, Path], tmp_path: Path, embedder) -> None:
     import httpx
 
     from service.web.app import create_app
@@ -312,7 +312,7 @@ def test_report_files_without_a_model(tmp_path: Path) -> None:
     assert rows[0]["gold"] == ROWS[0]["gold"] and rows[0]["confidence"] == 0.9
 
 
-def test_offline_judge(embedder) -> None:  # noqa: ANN001
+def test_offline_judge(embedder) -> None:
     from service.evaluation.support_judges import OfflineJudge, lexical_support
 
     judge = OfflineJudge(embedder)
@@ -326,7 +326,7 @@ def test_offline_judge(embedder) -> None:  # noqa: ANN001
 
 
 @pytest.mark.slow  # loads the model or starts a server
-def test_llm_judge_asks_the_entailment_prompt(openai_server, settings) -> None:  # noqa: ANN001
+def test_llm_judge_asks_the_entailment_prompt(openai_server, settings) -> None:
     from service.evaluation.support_judges import LLMJudge
 
     judge = LLMJudge(settings, "openai/judge-model", openai_server.api_base)

@@ -19,7 +19,7 @@ from tests.servers import LiveServer
 
 
 @pytest.fixture
-def fallback_server(seeded_settings, embedder, openai_server):  # noqa: ANN001, ANN201
+def fallback_server(seeded_settings, embedder, openai_server):
     settings = seeded_settings.model_copy(update={
         "llm_model": "openai/test-model", "llm_api_base": openai_server.api_base, "llm_timeout": 2.0,
         "llm_fallback": "extractive",
@@ -29,7 +29,7 @@ def fallback_server(seeded_settings, embedder, openai_server):  # noqa: ANN001, 
 
 
 @pytest.mark.parametrize("mode", ["error500", "error429", "malformed", "hang"])
-def test_llm_failure_degrades_to_the_extractive_answer(fallback_server, mode: str) -> None:  # noqa: ANN001
+def test_llm_failure_degrades_to_the_extractive_answer(fallback_server, mode: str) -> None:
     server, llm = fallback_server
     llm.mode, llm.hang_seconds = mode, 120
     started = time.monotonic()
@@ -41,7 +41,7 @@ def test_llm_failure_degrades_to_the_extractive_answer(fallback_server, mode: st
     assert "unclassified" in body["answer"] and body["citations"]
 
 
-def test_a_working_llm_is_not_degraded(fallback_server) -> None:  # noqa: ANN001
+def test_a_working_llm_is_not_degraded(fallback_server) -> None:
     server, llm = fallback_server
     llm.content = "It covers unclassified networks [1]."
     body = httpx.post(f"{server.url}/ask", json={"question": SEED_QUESTION}, timeout=30).json()
@@ -67,13 +67,13 @@ def ingest_process(folder: Path, data_dir: Path) -> subprocess.Popen[str]:
                             stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env)
 
 
-def store_state(data_dir: Path, embedder) -> tuple[list[str], dict[str, str]]:  # noqa: ANN001
+def store_state(data_dir: Path, embedder) -> tuple[list[str], dict[str, str]]:
     parts = make_parts(make_settings(data_dir), embedder)
     chunk_ids = sorted(chunk.id for chunk in parts.store.all_chunks())
     return chunk_ids, {record.id: record.hash for record in parts.store.documents()}
 
 
-def test_ingest_killed_part_way_then_rerun_equals_one_clean_run(tmp_path: Path, embedder) -> None:  # noqa: ANN001
+def test_ingest_killed_part_way_then_rerun_equals_one_clean_run(tmp_path: Path, embedder) -> None:
     corpus = make_corpus(tmp_path / "corpus", 300)
     killed_store, clean_store = tmp_path / "killed", tmp_path / "clean"
 
@@ -101,7 +101,7 @@ def test_ingest_killed_part_way_then_rerun_equals_one_clean_run(tmp_path: Path, 
     assert killed_ids == clean_ids and len(killed_ids) == len(set(killed_ids))  # none missing, no duplicates
 
 
-def test_ingestion_while_answering_loses_nothing(live_server, tmp_path: Path) -> None:  # noqa: ANN001
+def test_ingestion_while_answering_loses_nothing(live_server, tmp_path: Path) -> None:
     parts = live_server.server.config.app.state.components
     before = parts.store.count_chunks()
     corpus = make_corpus(tmp_path / "corpus", 60)
@@ -135,7 +135,7 @@ def test_ingestion_while_answering_loses_nothing(live_server, tmp_path: Path) ->
     assert hits and hits[0][0].text.startswith("Document 14 ")
 
 
-def test_chroma_server_down_gives_fast_503s_then_recovers(tmp_path: Path, embedder) -> None:  # noqa: ANN001
+def test_chroma_server_down_gives_fast_503s_then_recovers(tmp_path: Path, embedder) -> None:
     from tests.servers import ChromaServer
 
     with ChromaServer(tmp_path / "chroma") as chroma:

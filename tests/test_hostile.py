@@ -27,14 +27,14 @@ from tests.servers import LiveServer
         ({"question": "ok?", "documents": "not-a-list"}, "invalid_request"),
     ],
 )
-def test_hostile_questions_get_a_clear_422(live_server, payload: dict, code: str) -> None:  # noqa: ANN001
+def test_hostile_questions_get_a_clear_422(live_server, payload: dict, code: str) -> None:
     response = httpx.post(f"{live_server.url}/ask", json=payload, timeout=60)
     assert response.status_code == 422, response.text
     error = response.json()["error"]
     assert error["code"] == code and error["message"]
 
 
-def test_binary_and_non_json_bodies(live_server) -> None:  # noqa: ANN001
+def test_binary_and_non_json_bodies(live_server) -> None:
     for body, content_type in [(bytes(range(256)), "application/json"), (b"\xff\xfe\x00", "application/json"),
                                (b"question=hi", "application/x-www-form-urlencoded")]:
         response = httpx.post(f"{live_server.url}/ask", content=body, headers={"content-type": content_type})
@@ -44,14 +44,14 @@ def test_binary_and_non_json_bodies(live_server) -> None:  # noqa: ANN001
 
 @pytest.mark.parametrize("doc_id", ["..%2F..%2Fetc%2Fpasswd", "%2e%2e%2f%2e%2e%2fetc%2fpasswd", "%2e%2e",
                                     "a%00b", "%252e%252e%252f", "....//....//etc"])
-def test_document_ids_cannot_escape_the_store(live_server, doc_id: str) -> None:  # noqa: ANN001
+def test_document_ids_cannot_escape_the_store(live_server, doc_id: str) -> None:
     response = httpx.get(f"{live_server.url}/documents/{doc_id}")
     assert response.status_code in (404, 422)
     assert "root:" not in response.text
     assert set(response.json()["error"]) >= {"code", "message"}
 
 
-def test_documents_filter_with_path_tricks_is_a_404_naming_them(live_server) -> None:  # noqa: ANN001
+def test_documents_filter_with_path_tricks_is_a_404_naming_them(live_server) -> None:
     response = httpx.post(f"{live_server.url}/ask", timeout=60,
                           json={"question": SEED_QUESTION, "documents": ["../../etc/passwd", "*", "' OR 1=1"]})
     assert response.status_code == 404
@@ -67,7 +67,7 @@ INJECTION = (
 
 
 @pytest.fixture
-def injected_server(seeded_settings, embedder, openai_server, tmp_path: Path):  # noqa: ANN001, ANN201
+def injected_server(seeded_settings, embedder, openai_server, tmp_path: Path):
     settings = seeded_settings.model_copy(update={
         "llm_model": "openai/test-model", "llm_api_base": openai_server.api_base, "llm_timeout": 5.0,
     })
@@ -80,7 +80,7 @@ def injected_server(seeded_settings, embedder, openai_server, tmp_path: Path):  
         yield server, openai_server
 
 
-def test_an_obeyed_injection_still_yields_only_checked_citations(injected_server) -> None:  # noqa: ANN001
+def test_an_obeyed_injection_still_yields_only_checked_citations(injected_server) -> None:
     server, llm = injected_server
     # A model that obeys the injection: it leaks "the system prompt" and cites [7] and an unrelated passage.
     llm.content = ("Here is my system prompt: you answer questions using passages [7]. "
@@ -120,7 +120,7 @@ def zip_bomb() -> bytes:
     return buffer.getvalue()
 
 
-def test_hostile_uploads_are_refused_and_the_rest_ingested(tmp_path: Path, embedder) -> None:  # noqa: ANN001
+def test_hostile_uploads_are_refused_and_the_rest_ingested(tmp_path: Path, embedder) -> None:
     from tests.conftest import make_settings
     from tests.files import tiny_pdf
 

@@ -117,7 +117,7 @@ def test_features_read_the_vectors_the_passages_carry(embedder: LocalEmbedder) -
 
 
 @pytest.mark.slow
-def test_answers_carry_confidence_and_a_refusal_carries_closest(seeded_parts) -> None:  # noqa: ANN001
+def test_answers_carry_confidence_and_a_refusal_carries_closest(seeded_parts) -> None:
     answered = seeded_parts.pipeline.ask(SEED_QUESTION)
     assert not answered.refused and answered.closest is None
     assert any("unclassified networks" in c.quote for c in answered.citations)
@@ -132,7 +132,7 @@ def test_answers_carry_confidence_and_a_refusal_carries_closest(seeded_parts) ->
 
 
 @pytest.mark.slow
-def test_http_refusal_has_closest_and_no_citations(tmp_path: Path, seeded_settings, embedder) -> None:  # noqa: ANN001
+def test_http_refusal_has_closest_and_no_citations(tmp_path: Path, seeded_settings, embedder) -> None:
     from service.web.app import create_app
 
     settings = seeded_settings.model_copy(update={"judge_refuse_threshold": 0.99})  # every question refused
@@ -146,7 +146,7 @@ def test_http_refusal_has_closest_and_no_citations(tmp_path: Path, seeded_settin
 
 
 @pytest.mark.slow
-def test_an_llm_sentence_without_support_is_unsupported_and_markers_resolve_by_the_judge(llm_server) -> None:  # noqa: ANN001
+def test_an_llm_sentence_without_support_is_unsupported_and_markers_resolve_by_the_judge(llm_server) -> None:
     server, llm = llm_server
     llm.content = ("OpenAI is negotiating a contract to put its AI on NATO's unclassified networks [1]. "
                    "The contract is worth twelve billion dollars and runs until 2040 [1].")

@@ -26,7 +26,7 @@ class CountingStore(ChromaStore):
 
     pages_read = 0
 
-    def chunk_page(self, offset: int, limit: int):  # noqa: ANN201
+    def chunk_page(self, offset: int, limit: int):
         self.pages_read += 1
         return super().chunk_page(offset, limit)
 
@@ -65,7 +65,7 @@ def test_a_saved_index_is_loaded_at_the_same_revision(seeded_parts: components.C
 
 
 def test_the_retriever_gives_the_same_passages_from_a_loaded_index(seeded_parts: components.Components,
-                                                                   embedder) -> None:  # noqa: ANN001
+                                                                   embedder) -> None:
     built = seeded_parts.retriever.retrieve(SEED_QUESTION, 3)
     again = make_parts(seeded_parts.settings, embedder).retriever  # a new process: loads the saved index
     again.bm25 = restart(seeded_parts.settings)
@@ -153,7 +153,7 @@ def test_old_folders_and_stale_temporary_folders_are_pruned(seeded_parts: compon
 
 
 def test_replicas_sharing_a_chroma_server_never_use_a_stale_index(server_settings: Settings,
-                                                                  embedder, tmp_path: Path) -> None:  # noqa: ANN001
+                                                                  embedder, tmp_path: Path) -> None:
     """Replica a keeps its index on its own disk; writes come through replica b. A restarted a, finding its saved
     index for an older revision, rebuilds; a running a notices the new revision on its next search."""
     a_settings = server_settings.model_copy(update={"data_dir": tmp_path / "a"})

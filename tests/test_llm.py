@@ -10,7 +10,7 @@ import pytest
 from tests.conftest import SEED_QUESTION
 
 
-def test_llm_answer_keeps_valid_citations_and_drops_bogus_ones(llm_server) -> None:  # noqa: ANN001
+def test_llm_answer_keeps_valid_citations_and_drops_bogus_ones(llm_server) -> None:
     server, llm = llm_server
     llm.content = "The contract covers NATO's unclassified networks [1]. It is worth billions [9]."
     response = httpx.post(f"{server.url}/ask", json={"question": SEED_QUESTION}, timeout=30)
@@ -32,7 +32,7 @@ def test_llm_answer_keeps_valid_citations_and_drops_bogus_ones(llm_server) -> No
     assert "<<<passage 1 |" in user["content"] and SEED_QUESTION in user["content"]
 
 
-def test_llm_refusal_is_reported(llm_server) -> None:  # noqa: ANN001
+def test_llm_refusal_is_reported(llm_server) -> None:
     server, llm = llm_server
     llm.content = "The sources do not answer this question."
     body = httpx.post(f"{server.url}/ask", json={"question": "What is the price?"}, timeout=30).json()
@@ -41,7 +41,7 @@ def test_llm_refusal_is_reported(llm_server) -> None:  # noqa: ANN001
 
 @pytest.mark.parametrize("mode, code", [("error500", "llm_error"), ("error429", "llm_rate_limited"),
                                         ("malformed", "llm_bad_response")])
-def test_provider_failure_is_a_502(llm_server, mode: str, code: str) -> None:  # noqa: ANN001
+def test_provider_failure_is_a_502(llm_server, mode: str, code: str) -> None:
     server, llm = llm_server
     llm.mode = mode
     response = httpx.post(f"{server.url}/ask", json={"question": SEED_QUESTION}, timeout=30)
@@ -51,7 +51,7 @@ def test_provider_failure_is_a_502(llm_server, mode: str, code: str) -> None:  #
     assert "exploded" not in response.text  # the provider's own words are not echoed
 
 
-def test_provider_timeout_is_a_502_within_the_timeout(llm_server) -> None:  # noqa: ANN001
+def test_provider_timeout_is_a_502_within_the_timeout(llm_server) -> None:
     server, llm = llm_server
     llm.mode, llm.hang_seconds = "hang", 120
     started = time.monotonic()

@@ -91,7 +91,7 @@ def test_metrics_count_requests_by_route_template_and_answers(live_server: LiveS
 
 
 @pytest.fixture
-def llm_server(seeded_settings, embedder, openai_server) -> Iterator[LiveServer]:  # noqa: ANN001
+def llm_server(seeded_settings, embedder, openai_server) -> Iterator[LiveServer]:
     settings = seeded_settings.model_copy(update={"llm_model": "openai/test-model",
                                                    "llm_api_base": openai_server.api_base})
     openai_server.content = "It would cover unclassified networks [1]. It was signed in Paris [9]."

@@ -13,7 +13,7 @@ from schemathesis.specs.openapi.checks import response_schema_conformance
 EXAMPLES_PER_OPERATION = 250
 
 
-def check_response(case, response) -> None:  # noqa: ANN001
+def check_response(case, response) -> None:
     assert response.status_code < 500, (case.method, case.path, response.status_code, response.text[:300])
     if 400 <= response.status_code < 500:
         error = response.json()["error"]
@@ -23,11 +23,11 @@ def check_response(case, response) -> None:  # noqa: ANN001
         case.validate_response(response, checks=[response_schema_conformance])
 
 
-def fuzz(operation, label: str, sent: dict[str, int]) -> None:  # noqa: ANN001
+def fuzz(operation, label: str, sent: dict[str, int]) -> None:
     @given(case=operation.as_strategy())
     @settings(max_examples=EXAMPLES_PER_OPERATION, deadline=None, database=None,
               suppress_health_check=list(HealthCheck), phases=[Phase.generate])
-    def run(case) -> None:  # noqa: ANN001
+    def run(case) -> None:
         response = case.call(timeout=60)
         sent[label] = sent.get(label, 0) + 1
         check_response(case, response)
@@ -35,7 +35,7 @@ def fuzz(operation, label: str, sent: dict[str, int]) -> None:  # noqa: ANN001
     run()
 
 
-def test_generated_requests_get_no_5xx_and_one_error_shape(live_server) -> None:  # noqa: ANN001
+def test_generated_requests_get_no_5xx_and_one_error_shape(live_server) -> None:
     schema = schemathesis.openapi.from_url(f"{live_server.url}/openapi.json")
     schema.config.update(base_url=live_server.url)
     sent: dict[str, int] = {}

@@ -66,12 +66,12 @@ def test_key_settings(tmp_path: Path) -> None:
 
 
 # --- over HTTP -----------------------------------------------------------------------------------------------
-def serve(settings: Settings, embedder) -> LiveServer:  # noqa: ANN001
+def serve(settings: Settings, embedder) -> LiveServer:
     return LiveServer(create_app(settings, make_parts(settings, embedder)))
 
 
 @pytest.fixture
-def keyed(tmp_path: Path, embedder) -> Iterator[LiveServer]:  # noqa: ANN001
+def keyed(tmp_path: Path, embedder) -> Iterator[LiveServer]:
     with serve(make_settings(tmp_path / "store", api_keys=",".join(KEYS)), embedder) as server:
         yield server
 
@@ -102,7 +102,7 @@ def test_writes_need_a_valid_key(keyed: LiveServer, caplog: pytest.LogCaptureFix
     assert all(key not in caplog.text for key in KEYS)
 
 
-def test_reads_can_be_closed(tmp_path: Path, embedder) -> None:  # noqa: ANN001
+def test_reads_can_be_closed(tmp_path: Path, embedder) -> None:
     settings = make_settings(tmp_path / "store", api_keys=KEYS[0], protect_reads=True)
     with serve(settings, embedder) as server:
         for method, path in (("GET", "/documents"), ("POST", "/ask"), ("GET", "/metrics"), ("GET", "/openapi.json")):
@@ -114,7 +114,7 @@ def test_reads_can_be_closed(tmp_path: Path, embedder) -> None:  # noqa: ANN001
         assert httpx.get(f"{server.url}/healthz").status_code == 200  # health checks need no key
 
 
-def test_rate_limit_answers_429_with_retry_after(tmp_path: Path, embedder) -> None:  # noqa: ANN001
+def test_rate_limit_answers_429_with_retry_after(tmp_path: Path, embedder) -> None:
     settings = make_settings(tmp_path / "store", api_keys=",".join(KEYS), rate_limit_per_minute=1,
                              rate_limit_burst=2)
     with serve(settings, embedder) as server:
@@ -146,7 +146,7 @@ def test_cors_is_closed_by_default(keyed: LiveServer) -> None:
     assert "access-control-allow-origin" not in preflight.headers
 
 
-def test_cors_allows_the_configured_origins(tmp_path: Path, embedder) -> None:  # noqa: ANN001
+def test_cors_allows_the_configured_origins(tmp_path: Path, embedder) -> None:
     settings = make_settings(tmp_path / "store", api_keys=KEYS[0], cors_origins="https://app.example")
     with serve(settings, embedder) as server:
         allowed = {"Origin": "https://app.example"}

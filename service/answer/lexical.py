@@ -60,7 +60,7 @@ def tokenize(text: str) -> list[str]:
     return [token for token in _WORD.findall(text.lower()) if token not in STOPWORDS]
 
 
-def _bm25s():  # noqa: ANN202 - the bm25s module, imported on first use
+def _bm25s():  # the bm25s module, imported on first use
     import bm25s
 
     logging.getLogger("bm25s").setLevel(logging.WARNING)  # bm25s sets its logger to DEBUG on import
@@ -210,7 +210,7 @@ class SnapshotCache:
                 raise ValueError("its parts disagree on the number of chunks")
             if doc_codes.dtype != np.int32 or (len(ids) and not 0 <= int(doc_codes.max()) < len(doc_ids)):
                 raise ValueError("doc_codes.npy is not a list of document numbers")
-        except Exception as exc:  # noqa: BLE001 - whatever is wrong with the folder, the index is rebuilt
+        except Exception as exc:  # whatever is wrong with the folder, the index is rebuilt
             log.warning("BM25 index folder %s is unreadable (%s: %s); rebuilding it", folder, type(exc).__name__, exc)
             shutil.rmtree(folder, ignore_errors=True)
             return None
