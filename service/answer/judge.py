@@ -116,14 +116,14 @@ _STOP = re.compile(r"[.!?][\"'”’)\]]*$")
 
 def is_prose(sentence: str) -> bool:
     """Whether a sentence can be said as an answer: at least ``MIN_WORDS`` words, ending like a sentence (or
-    long enough to be one whose stop was lost), and not code or a table row (few of the characters code and
-    markup use). Headings, command lines, option tables and bare code are left out: they are never the answer a
-    reader wants quoted, and they crowd the sentences that are."""
+    long enough, on one line, to be one whose stop was lost), and not code or a table row (few of the characters
+    code and markup use). Headings, command lines, option tables and bare code are left out: they are never the
+    answer a reader wants quoted, and they crowd the sentences that are."""
     words = sentence.split()
     if len(words) < MIN_WORDS:
         return False
-    if not _STOP.search(sentence.rstrip()) and len(words) < 8:
-        return False
+    if not _STOP.search(sentence.rstrip()) and (len(words) < 8 or "\n" in sentence.strip()):
+        return False  # no stop: a heading, a command, or lines of code (a sentence wrapped over lines ends)
     visible = [char for char in sentence if not char.isspace()]
     return sum(char in _CODE_CHARS for char in visible) <= 0.05 * len(visible)
 
