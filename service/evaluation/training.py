@@ -163,33 +163,63 @@ def _weight(example: Example) -> float:
     return SET_WEIGHT.get(example.set, DEFAULT_WEIGHT)
 
 
+WITHHELD = "-withheld"  # the name of a set made by withholding its gold passages: "squad2" -> "squad2-withheld"
+
+
+def withhold_gold(examples: Sequence[Example], names: Sequence[str]) -> list[Example]:
+    """The set ``<name>-withheld`` of each set in ``names``: every answerable question as asked (answerable), and
+    the same question with each retrieved passage that holds a gold sentence taken away (unanswerable), when
+    another passage remains. What remains is on topic, often from the same article, and does not hold the
+    answer: the question a user writes about a document that looks answerable and is not, which neither
+    CLAPnq's search queries nor SQuAD's own unanswerable questions (two articles, the answer's paragraph kept)
+    teach. Only the answerable model and the refusal threshold learn from these (:func:`fit`); they share their
+    question's fold group, so a fold never sees its own held-out questions this way either."""
+    out: list[Example] = []
+    wanted = set(names)
+    for e in examples:
+        if e.set not in wanted or not e.answerable:
+            continue
+        name = e.set + WITHHELD
+        out.append(replace(e, id=e.id + ":asked", set=name))
+        kept = [p for p in e.passages
+                if not scores.overlaps_any((p.chunk.doc_id, p.chunk.start, p.chunk.end), e.gold)]
+        if kept and len(kept) < len(e.passages):
+            withheld = replace(e, id=e.id + ":withheld", set=name, answerable=False, answers=[], gold=[],
+                               passages=kept, texts=[p.chunk.text for p in kept],
+                               retrieved=[(p.chunk.doc_id, p.chunk.start, p.chunk.end) for p in kept]).refeaturize()
+            if len(withheld.candidates.items):
+                out.append(withheld)
+    return out
+
+
 def fit(examples: Sequence[Example], recipe: dict[str, Any]) -> JudgeModel:
-    """The three models and both thresholds from ``examples``. The answerable model and the refusal threshold are
-    fitted on the examples of ``recipe["abstention_sets"]`` only (all of them when none is there): SQuAD 2.0's
-    unanswerable questions come from two of its ten articles, and fitting on them made abstention worse on the
-    held-out folds of both sets (evals/README.md)."""
+    """The three models and both thresholds from ``examples``. The sentence and confidence models and the sentence
+    threshold learn from the question sets as they are; the answerable model and the refusal threshold from the
+    sets of ``recipe["abstention_sets"]`` only (all sets when none is named): CLAPnq and SQuAD with its gold
+    passages withheld (:func:`withhold_gold`). SQuAD 2.0's own unanswerable questions come from two of its ten
+    articles, and fitting on them made abstention worse on the held-out folds of both sets (evals/README.md)."""
     with_candidates = [e for e in examples if len(e.candidates.items)]
-    rows = np.vstack([e.candidates.rows for e in with_candidates])
-    labels = np.concatenate([e.labels for e in with_candidates])
+    base = [e for e in with_candidates if not e.set.endswith(WITHHELD)]
+    rows = np.vstack([e.candidates.rows for e in base])
+    labels = np.concatenate([e.labels for e in base])
     # each question weighs the same whatever its number of candidates (times its set's weight)
-    weights = np.concatenate([np.full(len(e.labels), _weight(e) / len(e.labels)) for e in with_candidates])
-    sentence = fit_logistic(rows, labels, weights * len(with_candidates) / max(1e-9, weights.sum()), FEATURES)
-    q_rows = np.vstack([question_features(e.candidates, sentence.predict(e.candidates.rows))
-                        for e in with_candidates])
-    q_weights = np.asarray([_weight(e) for e in with_candidates])
-    answerable_labels = np.asarray([float(e.answerable) for e in with_candidates])
+    weights = np.concatenate([np.full(len(e.labels), _weight(e) / len(e.labels)) for e in base])
+    sentence = fit_logistic(rows, labels, weights * len(base) / max(1e-9, weights.sum()), FEATURES)
+    abstaining = [e for e, keep in zip(with_candidates, _abstention_mask(with_candidates, recipe), strict=True) if keep]
+    a_rows = np.vstack([question_features(e.candidates, sentence.predict(e.candidates.rows)) for e in abstaining])
     # balanced: answerable and unanswerable questions weigh the same in each set
-    balance = _balance(with_candidates)
-    abstaining = _abstention_mask(with_candidates, recipe)
-    answerable = fit_logistic(answerable_row(q_rows)[abstaining], answerable_labels[abstaining],
-                              (q_weights * balance)[abstaining], ANSWERABLE_FEATURES)
+    answerable = fit_logistic(answerable_row(a_rows), np.asarray([float(e.answerable) for e in abstaining]),
+                              np.asarray([_weight(e) for e in abstaining]) * _balance(abstaining),
+                              ANSWERABLE_FEATURES)
+    q_rows = np.vstack([question_features(e.candidates, sentence.predict(e.candidates.rows)) for e in base])
     logits = np.log(np.clip(p := answerable.predict(answerable_row(q_rows)), 1e-6, 1 - 1e-6) / np.clip(1 - p, 1e-6, 1))
     best_gold = np.asarray([float(e.answerable and e.labels[int(np.argmax(sentence.predict(e.candidates.rows)))] > 0)
-                            for e in with_candidates])
-    confidence = fit_logistic(np.column_stack([q_rows, logits]).astype(np.float32), best_gold, q_weights,
-                              CONFIDENCE_FEATURES)
+                            for e in base])
+    confidence = fit_logistic(np.column_stack([q_rows, logits]).astype(np.float32), best_gold,
+                              np.asarray([_weight(e) for e in base]), CONFIDENCE_FEATURES)
     model = JudgeModel(sentence, answerable, confidence, 0.5, 0.5, recipe)
-    sentence_threshold, refuse_threshold = choose_thresholds(with_candidates, model, abstaining)
+    refuse_threshold = choose_refuse_threshold(abstaining, model)
+    sentence_threshold = choose_sentence_threshold(base, model, refuse_threshold)
     return JudgeModel(sentence, answerable, confidence, sentence_threshold, refuse_threshold, recipe)
 
 
@@ -261,17 +291,15 @@ def score_rows(examples: Sequence[Example], decisions: Sequence[Decision]) -> li
     return rows
 
 
-def choose_thresholds(examples: Sequence[Example], model: JudgeModel, abstaining: np.ndarray) -> tuple[float, float]:
-    """The refusal threshold with the best balanced abstention accuracy (the mean over the ``abstaining`` sets),
-    then the sentence threshold with the best min(citation precision / 0.80, citation recall / 0.60) (summed over
-    all sets), both on ``examples`` (the fitted folds)."""
+def choose_refuse_threshold(examples: Sequence[Example], model: JudgeModel) -> float:
+    """The refusal threshold with the best balanced abstention accuracy, the mean over the sets of ``examples``
+    (the abstention sets of the fitted folds)."""
     items = judged(examples, model)
     names = sorted({item.example.set for item in items})
-    refusal_sets = names
     best_refuse, best_accuracy = 0.5, -1.0
     for threshold in np.round(np.arange(0.05, 0.951, 0.01), 2):
         accuracy = 0.0
-        for name in refusal_sets:
+        for name in names:
             part = [item for item in items if item.example.set == name]
             yes = [model.answers(item.answerable, item.confidence, threshold) for item in part
                    if item.example.answerable]
@@ -280,21 +308,29 @@ def choose_thresholds(examples: Sequence[Example], model: JudgeModel, abstaining
             accuracy += 0.5 * ((sum(yes) / len(yes) if yes else 0.0) + (sum(no) / len(no) if no else 0.0))
         if accuracy > best_accuracy + 1e-9:
             best_refuse, best_accuracy = float(threshold), accuracy
-    best_sentence, best_goal = 0.5, -1.0
+    return best_refuse
+
+
+def choose_sentence_threshold(examples: Sequence[Example], model: JudgeModel, refuse_threshold: float) -> float:
+    """The sentence threshold with the best min(citation precision / 0.80, citation recall / 0.60), summed over the
+    sets of ``examples``, on the answerable questions answered at ``refuse_threshold``."""
+    items = judged(examples, model)
+    names = sorted({item.example.set for item in items})
     answered = [item for item in items
-                if item.example.answerable and model.answers(item.answerable, item.confidence, best_refuse)]
+                if item.example.answerable and model.answers(item.answerable, item.confidence, refuse_threshold)]
+    best_sentence, best_goal = 0.5, -1.0
     for threshold in np.round(np.arange(0.1, 0.91, 0.05), 2):
         goal = 0.0
         for name in names:
             part = [item for item in answered if item.example.set == name]
             if not part:
                 continue
-            decisions = [decide(item, model, float(threshold), best_refuse) for item in part]
+            decisions = [decide(item, model, float(threshold), refuse_threshold) for item in part]
             summary = scores.summarize(score_rows([item.example for item in part], decisions))
             goal += min((summary["citation_precision"] or 0) / 0.80, (summary["citation_recall"] or 0) / 0.60)
         if goal > best_goal + 1e-9:
             best_sentence, best_goal = float(threshold), goal
-    return best_sentence, best_refuse
+    return best_sentence
 
 
 def folds(examples: Sequence[Example]) -> dict[tuple[str, str], int]:
@@ -394,7 +430,8 @@ class TrainRequest:
     limit: int | None = None
     cache: Path | None = None
     seed: int = 0
-    abstention_sets: tuple[str, ...] = ("clapnq",)
+    abstention_sets: tuple[str, ...] = ("clapnq", "squad2" + WITHHELD)
+    withheld_sets: tuple[str, ...] = ("squad2",)  # sets whose gold passages are withheld (withhold_gold)
 
 
 def train(settings: Any, request: TrainRequest, echo: Callable[[str], None] = print) -> dict[str, Any]:
@@ -412,6 +449,7 @@ def train(settings: Any, request: TrainRequest, echo: Callable[[str], None] = pr
             cache.parent.mkdir(parents=True, exist_ok=True)
             cache.write_bytes(pickle.dumps(found))
         examples += found
+    examples += withhold_gold(examples, request.withheld_sets)
     from ingest.chunking import SPLITTER_VERSION
     from ingest.loaders import LOADER_VERSION
     from service.answer.judge import FEATURE_VERSION
@@ -422,7 +460,8 @@ def train(settings: Any, request: TrainRequest, echo: Callable[[str], None] = pr
              "sha256": hashlib.sha256(questions.read_bytes()).hexdigest()[:16],
              "count": sum(e.set == name for e in examples), "limit": request.limit}
             for name, _, questions in request.sets],
-        "abstention_sets": list(request.abstention_sets), "k": request.k, "folds": FOLDS, "l2": L2,
+        "abstention_sets": list(request.abstention_sets), "withheld_sets": list(request.withheld_sets),
+        "k": request.k, "folds": FOLDS, "l2": L2,
         "seed": request.seed, "retrieval_mode": settings.retrieval_mode, "encoder": settings.encoder,
         "embedding_model": settings.embedding_model, "chunk_max_tokens": settings.chunk_max_tokens,
         "sentence_vectors": "pooled" if settings.sentence_vectors else "computed",
