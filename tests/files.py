@@ -30,16 +30,7 @@ def pdf_pages(pages: list[list[str]], title: str | None = None) -> bytes:
     if title is not None:
         objects.append(f"<< /Title {_pdf_string(title)} >>".encode("latin-1"))
         info = f" /Info {len(objects)} 0 R"
-    out = bytearray(b"%PDF-1.4\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += f"{number} 0 obj\n".encode() + body + b"\nendobj\n"
-    xref = len(out)
-    out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
-    out += b"".join(f"{offset:010d} 00000 n \n".encode() for offset in offsets)
-    out += f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R{info} >>\nstartxref\n{xref}\n%%EOF\n".encode()
-    return bytes(out)
+    return pdf_file(objects, info)
 
 
 def tiny_pdf(lines: list[str]) -> bytes:
@@ -92,6 +83,11 @@ def pdf_laid_out(lines: list[tuple[float, float, list[tuple[str, float, str]]]])
         b"<< /Length " + str(len(stream)).encode() + b" >>\nstream\n" + stream + b"\nendstream",
         *(f"<< /Type /Font /Subtype /Type1 /BaseFont /{name} >>".encode() for name in PDF_FONTS),
     ]
+    return pdf_file(objects)
+
+
+def pdf_file(objects: list[bytes], info: str = "") -> bytes:
+    """A PDF file of numbered ``objects`` (object 1 the catalog), with its cross-reference table."""
     out = bytearray(b"%PDF-1.4\n")
     offsets = []
     for number, body in enumerate(objects, start=1):
@@ -100,5 +96,5 @@ def pdf_laid_out(lines: list[tuple[float, float, list[tuple[str, float, str]]]])
     xref = len(out)
     out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
     out += b"".join(f"{offset:010d} 00000 n \n".encode() for offset in offsets)
-    out += f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
+    out += f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R{info} >>\nstartxref\n{xref}\n%%EOF\n".encode()
     return bytes(out)
