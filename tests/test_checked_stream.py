@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 
 import pytest
@@ -24,13 +25,16 @@ PASSAGES = [
 ]
 
 
+CHECK = functools.partial(check_citations, passages=PASSAGES)  # the overlap rater, as the final check below
+
+
 def final_of(raw: str) -> str:
     """What the pipeline answers for this raw text."""
     return REFUSAL if is_refusal(raw) else check_citations(raw, PASSAGES).text
 
 
 def streamed(pieces: list[str], hold: bool = False) -> tuple[str, list[str]]:
-    stream = CheckedStream(PASSAGES, hold=hold)
+    stream = CheckedStream(CHECK, hold=hold)
     released = [stream.feed(piece) for piece in pieces]
     released.append(stream.finish(final_of("".join(pieces))))
     return "".join(released), [r for r in released if r]
@@ -77,7 +81,7 @@ def test_last_sentence_start() -> None:
 
 
 def test_a_broken_prefix_is_never_left_standing(caplog: pytest.LogCaptureFixture) -> None:
-    stream = CheckedStream(PASSAGES)
+    stream = CheckedStream(CHECK)
     stream.feed("First [1]. Second")
     with caplog.at_level(logging.ERROR):
         rest = stream.finish("Something else [1].")
@@ -124,7 +128,7 @@ def cut_into_pieces(draw: st.DrawFn) -> list[str]:
 @given(pieces=cut_into_pieces())
 @settings(max_examples=500, deadline=None, database=None, suppress_health_check=list(HealthCheck))
 def test_released_text_always_adds_up_to_the_final_checked_text(pieces: list[str]) -> None:
-    stream = CheckedStream(PASSAGES)
+    stream = CheckedStream(CHECK)
     text = "".join(stream.feed(piece) for piece in pieces)
     final = final_of("".join(pieces))
     assert final.startswith(text)  # nothing released is ever wrong...

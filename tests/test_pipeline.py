@@ -246,3 +246,38 @@ def test_the_corpus_store_is_the_apps_store(parts: Components) -> None:
     chunks, _ = parts.store.chunks_by_id(chunk_ids)
     assert set(stored) == set(chunk_ids)
     assert all(len(stored[cid]) == len(split_sentences(chunks[cid].text)) for cid in chunk_ids)
+
+
+class ScriptedLLM:
+    """An answerer that writes half of each of the passages' first sentences, in its own order, with markers, in
+    pieces of 7 characters (the word-overlap and the judge's raters resolve such claims differently)."""
+
+    name = "openai/scripted"
+
+    def stream(self, question: str, passages: Sequence[Passage], judgement: Judgement) -> Iterator[str]:
+        said = []
+        for n, passage in reversed(list(enumerate(passages[:3], start=1))):
+            for a, b in split_sentences(passage.chunk.text)[:3]:
+                words = passage.chunk.text[a:b].split()
+                said.append(f"{' '.join(words[: max(3, len(words) // 2)])} indeed. [{n}]")  # half of it, in its words
+        said.append("Done here now [2].")
+        text = " ".join(said)
+        for start in range(0, len(text), 7):
+            yield text[start: start + 7]
+
+
+def test_a_stream_checked_with_the_sources_checker_is_a_prefix_of_the_final_answer(parts: Components) -> None:
+    from service.answer.checked_stream import CheckedStream
+
+    llm = AskPipeline(parts.retriever, parts.judge, ScriptedLLM(), parts.settings)
+    for question in (STRIPES, "Who designed the bridge and when did the lighthouse open?"):
+        events = list(llm.events(question))
+        sources, result = events[0], events[-2].data
+        assert sources.kind == "sources" and sources.check is not None
+        raw = "".join(event.data for event in events if event.kind == "delta")
+        assert sources.check(raw).text == result.answer  # the very checker of the final answer
+        stream = CheckedStream(sources.check)
+        released = [stream.feed(event.data) for event in events if event.kind == "delta"]
+        released.append(stream.finish(result.answer))
+        assert "".join(released) == result.answer  # never the whole answer again after a blank line
+        assert sum(bool(r) for r in released) > 2  # released a sentence at a time, not all at the end

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from service.answer.citations import CheckedAnswer
 from service.answer.condense import Standalone
 from service.answer.conversation import Turn
 from service.answer.pipeline import Event as PipelineEvent
@@ -74,7 +75,8 @@ def turn(*events: PipelineEvent, error: Exception | None = None) -> Turn:
 
 
 SOURCES = PipelineEvent("sources", [{"n": 1, "doc_id": "d", "title": "T", "source": "s.txt", "chunk_id": "c",
-                                     "start": 0, "end": 12, "text": "One sentence.", "score": 0.5}])
+                                     "start": 0, "end": 12, "text": "One sentence.", "score": 0.5}],
+                        lambda raw: CheckedAnswer(raw, [], [], 0))
 
 
 def test_chat_events_are_named_and_end_with_error_on_failure() -> None:

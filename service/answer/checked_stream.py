@@ -1,9 +1,11 @@
 """Streaming an answer whose text never has to be taken back: checked citations, released a sentence at a time.
 
-The answerer's deltas are raw: the citation checker (:func:`service.answer.citations.check_citations`) later removes
-markers that name no passage and renumbers the others. ``POST /chat`` streams the raw deltas and lets the page
-replace them with the checked text; a client of the OpenAI protocol can only append. :class:`CheckedStream`
-therefore holds the raw text back and releases it a **sentence at a time, already checked**:
+The answerer's deltas are raw: the citation checker (:func:`service.answer.citations.check_citations`, as the
+pipeline configures it for the passages: ``AskPipeline.checker``) later removes markers that name no passage and
+renumbers the others; the stream checks with that very checker, which the ``sources`` event carries. ``POST
+/chat`` streams the raw deltas and lets the page replace them with the checked text; a client of the OpenAI
+protocol can only append. :class:`CheckedStream` therefore holds the raw text back and releases it a **sentence
+at a time, already checked**:
 
 - each time a new sentence *begins* (in the answer without its markers, by the chunker's own sentence rule),
   everything before it is checked and the part not yet released is released. A sentence is only released once
@@ -27,11 +29,10 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Callable
 
 from ingest.chunking import split_sentences
-from ingest.models import Chunk
-from service.answer.citations import MARKER, check_citations
+from service.answer.citations import MARKER, CheckedAnswer
 from service.answer.prompts import REFUSAL
 
 log = logging.getLogger(__name__)
@@ -72,8 +73,8 @@ def last_sentence_start(raw: str) -> int | None:
 class CheckedStream:
     """Feed the raw deltas; get back text that is already checked and final (see the module docstring)."""
 
-    def __init__(self, passages: Sequence[Chunk], hold: bool = False) -> None:
-        self.passages = list(passages)
+    def __init__(self, check: Callable[[str], CheckedAnswer], hold: bool = False) -> None:
+        self.check = check  # the pipeline's own checker of these passages (the sources event's ``check``)
         self.hold = hold
         self.raw = ""
         self.sent = ""
@@ -88,7 +89,7 @@ class CheckedStream:
         if cut is None or cut <= self._cut:
             return ""
         self._cut = cut
-        return self._advance(check_citations(self.raw[:cut], self.passages).text)
+        return self._advance(self.check(self.raw[:cut]).text)
 
     def finish(self, final: str) -> str:
         """The rest of ``final``, the pipeline's checked answer, to send after what was sent already."""

@@ -405,6 +405,7 @@ class Judge:
         """A :data:`service.answer.citations.Rater` for an LLM's answer: each answer sentence (a claim) is judged like a
         question against the cited passage's sentences, so a marker resolves to the sentence rated best, and the
         answer sentence is supported when that probability reaches ``SUPPORTED``."""
+        @functools.cache  # a streamed answer is checked again at every sentence
         def rate(claim: str, index: int) -> list[tuple[int, int, float]]:
             vector = embedder.embed_cached([claim])[0]
             found = features(claim, vector, [passages[index]])

@@ -7,6 +7,7 @@ only a way of delivering the events.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import time
@@ -16,6 +17,7 @@ from typing import Any
 
 from service.answer.answering import Answerer
 from service.answer.citations import CheckedAnswer, Citation, Quote, check_citations, cite_quotes
+from service.answer.extractive import ExtractiveAnswerer
 from service.answer.judge import SUPPORTED, Judge, Judgement
 from service.answer.prompts import REFUSAL
 from service.answer.retrieval import Passage, Retriever
@@ -49,6 +51,9 @@ class AskResult:
 class Event:
     kind: str  # sources | delta | citations | done
     data: Any
+    # sources: the citation checker of these passages, the one the final answer is checked with, so that what a
+    # stream releases early (service.answer.checked_stream) is a prefix of the final text
+    check: Callable[[str], CheckedAnswer] | None = field(default=None, compare=False, repr=False)
 
 
 def is_refusal(text: str) -> bool:
@@ -105,6 +110,17 @@ class AskPipeline:
             raise NotFound(f"No document with id {names}." if len(missing) == 1 else f"No documents with ids {names}.",
                            field="documents", code="document_not_found")
 
+    def checker(self, passages: Sequence[Passage]) -> Callable[[str], CheckedAnswer]:
+        """How an answer's raw text is checked, while it streams and at its end: an LLM's markers resolve to the
+        sentence of their passage the judge rates best for the answer sentence, and ``supported`` is the judge's.
+        The extractive answerer's answer is cited by construction (:func:`cite_quotes`); read back as text, its
+        whole quoted sentences resolve by word overlap to themselves."""
+        chunks = [p.chunk for p in passages]
+        if isinstance(self.answerer, ExtractiveAnswerer):
+            return functools.partial(check_citations, passages=chunks)
+        return functools.partial(check_citations, passages=chunks,
+                                 rate=self.judge.rater(self.retriever.embedder, passages), supported_at=SUPPORTED)
+
     def events(
         self, question: str, k: int | None = None, documents: Sequence[str] | None = None,
         mode: RetrievalMode | None = None,
@@ -116,7 +132,8 @@ class AskPipeline:
         passages = retrieval.passages
         timings = dict(retrieval.timings_ms)
         timings.setdefault("embed", 0.0)
-        yield Event("sources", [passage_view(i, p) for i, p in enumerate(passages, start=1)])
+        check = self.checker(passages)
+        yield Event("sources", [passage_view(i, p) for i, p in enumerate(passages, start=1)], check)
         answer_started = time.perf_counter()
         judgement = Judgement()
         if passages:
@@ -151,8 +168,7 @@ class AskPipeline:
         elif pieces and all(isinstance(piece, Quote) for piece in pieces):
             checked = cite_quotes([piece for piece in pieces if isinstance(piece, Quote)], chunks)
         else:
-            checked = check_citations(raw, chunks, self.judge.rater(self.retriever.embedder, passages),
-                                      supported_at=SUPPORTED)
+            checked = check(raw)
         closest, closest_probability = None, None
         best = judgement.best
         if refused and best is not None:

@@ -30,7 +30,6 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
-from ingest.models import Chunk
 from service.answer.checked_stream import CheckedStream
 from service.answer.conversation import Turn, start_turn
 from service.answer.pipeline import AskResult
@@ -126,7 +125,8 @@ def stream(turn: Turn, chunks: Chunks, hold: bool) -> Iterator[sse.Event]:
     released: CheckedStream | None = None
     for event in turn.events:
         if event.kind == "sources":
-            released = CheckedStream([passage_chunk(view) for view in event.data], hold=hold)
+            assert event.check is not None, "the pipeline's sources event carries its citation checker"
+            released = CheckedStream(event.check, hold=hold)
         elif event.kind == "delta" and released is not None:
             if text := released.feed(event.data):
                 yield chunks.text(text)
@@ -138,12 +138,6 @@ def stream(turn: Turn, chunks: Chunks, hold: bool) -> Iterator[sse.Event]:
                     yield chunks.text(text)
             citations = [CitationOut.of(c).model_dump() for c in result.citations]
             yield chunks.delta({}, "stop", citations=citations, citeqa=info(turn, result).model_dump())
-
-
-def passage_chunk(view: dict[str, Any]) -> Chunk:
-    """A passage of the ``sources`` event as the chunk the checker reads (``index`` plays no part in it)."""
-    return Chunk(id=view["chunk_id"], doc_id=view["doc_id"], index=0, start=view["start"], end=view["end"],
-                 text=view["text"], title=view["title"], source=view["source"])
 
 
 def _request_id() -> str:
