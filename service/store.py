@@ -421,16 +421,6 @@ class ChromaStore:
         self._bump(chunks_changed=False)
 
     @_guarded()
-    def chunk_vectors(self, chunk_ids: Sequence[str]) -> dict[str, np.ndarray]:
-        """The stored vectors of ``chunk_ids`` (those that exist), as ingest embedded them."""
-        if not chunk_ids:
-            return {}
-        collection, _ = self._collections()
-        page = collection.get(ids=list(chunk_ids), include=["embeddings"])
-        return {cid: np.asarray(vector, dtype=np.float32)
-                for cid, vector in zip(page["ids"], page["embeddings"], strict=True)}
-
-    @_guarded()
     def sentence_vectors(self, chunk_ids: Sequence[str]) -> dict[str, np.ndarray]:
         """The stored sentence vectors of those of ``chunk_ids`` that have them, made the current way
         (float32, one row a sentence). Vectors made another way (e.g. each sentence embedded on its own, before

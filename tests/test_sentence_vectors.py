@@ -58,7 +58,8 @@ def test_ingest_stores_every_sentence_vector_at_no_extra_encoder_work(tmp_path: 
         vectors, pooled = counting.model.embed_with_spans([chunk.text], [spans])
         assert stored[chunk.id].shape == (len(spans), 384)
         np.testing.assert_allclose(stored[chunk.id], pooled[0], atol=2e-3)  # float16 in the store
-        np.testing.assert_allclose(parts.store.chunk_vectors([chunk.id])[chunk.id], vectors[0], atol=1e-5)
+        _, chunk_vectors = parts.store.chunks_by_id([chunk.id], vectors=True)
+        np.testing.assert_allclose(chunk_vectors[chunk.id], vectors[0], atol=1e-5)
 
 
 def test_answers_are_the_same_and_need_no_passage_encoding(tmp_path: Path, counting: CountingEmbedder,

@@ -89,18 +89,6 @@ def _overlap(claim: set[str], source: str) -> float:
     return len(claim & set(tokenize(source))) / len(claim)
 
 
-def best_span(claim: str, chunk: Chunk) -> tuple[int, int, float]:
-    """The sentence of ``chunk`` that best supports ``claim`` by word overlap: (start, end) within the chunk, and
-    its overlap."""
-    words = set(tokenize(claim))
-    best = (0, len(chunk.text), -1.0)
-    for start, end in split_sentences(chunk.text):
-        score = _overlap(words, chunk.text[start:end])
-        if score > best[2]:
-            best = (start, end, score)
-    return best
-
-
 def overlap_rater(passages: Sequence[Chunk]) -> Rater:
     """Rates each sentence of a passage by the share of the claim's content words it holds."""
     def rate(claim: str, index: int) -> list[tuple[int, int, float]]:

@@ -16,9 +16,8 @@ Where a turn is checked, on its way in:
   the blame moved from ``question`` (a field a chat request does not have) to ``messages``;
 - the last message being the user's: :func:`~service.answer.condense.standalone_question`.
 
-``standalone_question`` also rejects an empty or too long message, and ``AskPipeline.events`` validates the
-question it is given: for the message as asked neither can fail once the check here has passed; the latter still
-checks a condensed question.
+``AskPipeline.events`` validates the question it is given again: for the message as asked that cannot fail once
+the check here has passed; it checks a condensed question.
 """
 
 from __future__ import annotations

@@ -224,11 +224,12 @@ def features(question: str, question_vector: np.ndarray, passages: Sequence[Pass
                     context |= sentence_words[neighbour]
             lex_s = coverage(q_words, sentence_words[s_index])
             own = sentence_words[s_index]
+            names = new_names(sentence, q_stems) > 0  # a who's or a where's answer: a name the question lacks
             cues = {
                 "quantity": bool(_NUMBER.search(sentence)),
                 "time": bool(_TIME.search(sentence)),
-                "person": new_names(sentence, q_stems) > 0,
-                "place": new_names(sentence, q_stems) > 0,
+                "person": names,
+                "place": names,
                 "reason": bool(_REASON.search(sentence)),
             }
             items.append(Candidate(p_index, s_index, passage.chunk.doc_id, start, end, sentence,

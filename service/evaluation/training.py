@@ -40,6 +40,7 @@ from service.answer.judge import (
     question_features,
 )
 from service.evaluation import scores
+from service.evaluation.report import fmt
 
 log = logging.getLogger(__name__)
 
@@ -278,14 +279,16 @@ def decide(item: Judged, model: JudgeModel, sentence_threshold: float, refuse_th
     return Decision(item.answerable, item.confidence, choose(keys, best, sentence_threshold, max_sentences), best)
 
 
-def score_rows(examples: Sequence[Example], decisions: Sequence[Decision]) -> list[dict[str, Any]]:
-    """``citeqa eval``'s per-question rows (:func:`service.evaluation.scores.score_question`) for these decisions."""
+def score_rows(examples: Sequence[Example], decisions: Sequence[Decision], text: bool = True) -> list[dict[str, Any]]:
+    """``citeqa eval``'s per-question rows (:func:`service.evaluation.scores.score_question`) for these decisions;
+    without ``text``, the answer-text scores (token F1, ROUGE-L: most of the cost) are left at 0."""
     rows = []
     for e, d in zip(examples, decisions, strict=True):
         cited = [e.spans[i] for i in d.chosen]
+        said = " ".join(e.candidates.items[i].text for i in d.chosen) if text else ""
         rows.append(scores.score_question(
             answerable=e.answerable, refused=not d.chosen, gold=e.gold, answers=e.answers, retrieved=e.retrieved,
-            cited=cited, answer="" if not d.chosen else " ".join(e.candidates.items[i].text for i in d.chosen),
+            cited=cited, answer=said,
             markers_resolved=len(cited), markers_dropped=0, sentences_supported=[True] * len(cited),
         ))
     return rows
@@ -326,7 +329,7 @@ def choose_sentence_threshold(examples: Sequence[Example], model: JudgeModel, re
             if not part:
                 continue
             decisions = [decide(item, model, float(threshold), refuse_threshold) for item in part]
-            summary = scores.summarize(score_rows([item.example for item in part], decisions))
+            summary = scores.summarize(score_rows([item.example for item in part], decisions, text=False))
             goal += min((summary["citation_precision"] or 0) / 0.80, (summary["citation_recall"] or 0) / 0.60)
         if goal > best_goal + 1e-9:
             best_sentence, best_goal = float(threshold), goal
@@ -380,6 +383,8 @@ def auroc(scores: Sequence[float], positives: Sequence[bool]) -> float | None:
 def fold_report(folded: dict[str, list[tuple[Example, Decision]]]) -> dict[str, dict[str, Any]]:
     """Per set: top-1 (the best-rated candidate is gold, answerable questions), the eval's citation and abstention
     metrics, the confidence's AUROC (answerable vs not) and its calibration, and today's cosine for comparison."""
+    from service.evaluation import harness
+
     column = FEATURES.index("cos_s")
     report: dict[str, dict[str, Any]] = {}
     for name, pairs in sorted(folded.items()):
@@ -399,26 +404,13 @@ def fold_report(folded: dict[str, list[tuple[Example, Decision]]]) -> dict[str, 
             "auroc_confidence": auroc([d.confidence for d in decisions], [e.answerable for e in examples]),
             "auroc_cosine": auroc([float(e.candidates.rows[:, column].max()) for e in examples],
                                   [e.answerable for e in examples]),
-            "reliability": reliability([(d.confidence, bool(e.answerable and e.labels[d.best] > 0))
+            "reliability": harness.reliability([(d.confidence, bool(e.answerable and e.labels[d.best] > 0))
                                         for e, d in pairs if d.chosen]),
             **{key: summary[key] for key in ("citation_precision", "citation_recall", "abstention_balanced_accuracy",
                                              "refused_unanswerable", "answered_answerable", "recall@5",
                                              "citations_per_answer")},
         }
     return report
-
-
-def reliability(pairs: Sequence[tuple[float, bool]], bins: int = 5) -> list[dict[str, float]]:
-    """Answers grouped by confidence (equal-width bins): mean confidence vs the share whose best citation is gold."""
-    out = []
-    for i in range(bins):
-        low, high = i / bins, (i + 1) / bins
-        inside = [(c, ok) for c, ok in pairs if low <= c < high or (i == bins - 1 and c == 1.0)]
-        if inside:
-            out.append({"low": low, "high": high, "answers": len(inside),
-                        "confidence": float(np.mean([c for c, _ in inside])),
-                        "observed": float(np.mean([ok for _, ok in inside]))})
-    return out
 
 
 # --- the command -------------------------------------------------------------------------------------------------
@@ -501,12 +493,6 @@ def format_report(report: dict[str, dict[str, Any]]) -> str:
     names = sorted(report)
     lines = [["held-out folds"] + names]
     for key, label in keys:
-        lines.append([label] + [_fmt(report[name].get(key)) for name in names])
+        lines.append([label] + [fmt(report[name].get(key)) for name in names])
     widths = [max(len(row[i]) for row in lines) for i in range(len(lines[0]))]
     return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in lines)
-
-
-def _fmt(value: Any) -> str:
-    if value is None:
-        return "n/a"
-    return f"{value:.3f}" if isinstance(value, float) else str(value)
