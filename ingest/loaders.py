@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ingest.markup import html_to_text, markdown_to_text
-from ingest.models import Document
+from ingest.models import DOC_ID_PATTERN, Document
 from ingest.office import docx_text
 from ingest.pdf import pdf_text
 from ingest.rst import rst_to_text
@@ -152,7 +152,7 @@ def load_jsonl(path: Path, root: str, problems: list[LoadProblem]) -> Iterator[D
                 problems.append(LoadProblem(where, "expected an object with a string 'text'"))
                 continue
             doc_id = str(record.get("id") or "").strip()
-            if not doc_id or not re.fullmatch(r"[\w.:()'!,&+@=~-]{1,200}", doc_id):
+            if not doc_id or not re.fullmatch(DOC_ID_PATTERN, doc_id):
                 problems.append(LoadProblem(where, "missing or invalid 'id'"))
                 continue
             if not record["text"].strip():

@@ -115,12 +115,9 @@ def markdown_to_text(source: str) -> tuple[str, str]:
             if not lists:
                 out.end_list()
         elif kind == "list_item_open":
-            numbering = lists[-1] if lists else None
-            if numbering is None:
-                marker = "-"
-            else:
-                marker = f"{token.info or numbering[0]}."
-                numbering[0] += 1
+            marker = list_marker(lists)
+            if token.info and lists and lists[-1] is not None:
+                marker = f"{token.info}."  # the item's own number, as written
         elif kind in ("fence", "code_block"):
             out.code(token.content)
             marker = None

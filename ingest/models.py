@@ -12,6 +12,9 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+# What a document id may be (a loader's id, a .jsonl record's id): checked at ingest and on the /documents routes.
+DOC_ID_PATTERN = r"[\w.:()'!,&+@=~-]{1,200}"
+
 
 class ModelError(ValueError):
     """The embedding model named cannot be used (not the packaged one nor a usable local folder). The service

@@ -8,12 +8,13 @@ from __future__ import annotations
 from fastapi import APIRouter, Path
 from pydantic import BaseModel
 
+from ingest.models import DOC_ID_PATTERN
 from service.web.deps import ComponentsDep
 from service.web.schemas import ERROR_RESPONSES, DocumentFull, DocumentOut, ErrorResponse
 
 router = APIRouter()
 
-DOC_ID = Path(min_length=1, max_length=200, pattern=r"^[\w.:()'!,&+@=~-]+$", description="A document id.")
+DOC_ID = Path(min_length=1, max_length=200, pattern=f"^{DOC_ID_PATTERN}$", description="A document id.")
 
 
 @router.get("/documents", response_model=list[DocumentOut], responses=ERROR_RESPONSES)
