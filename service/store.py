@@ -344,7 +344,8 @@ class ChromaStore:
         """Mark a write: a new ``generation`` (and with ``chunks_changed`` a new ``revision``) in the chunks
         collection's metadata, re-read first so that another process's values are not written back."""
         conn = self._current()
-        fresh = conn.client.get_collection(self.name, embedding_function=None) if self.embedded else conn.chunks
+        fresh = conn.client.get_collection(self.name, embedding_function=None)  # a server's too: its cached
+        # collection object keeps the metadata it was opened with, and would write an old revision back
         meta = dict(fresh.metadata or {})
         meta.pop("hnsw:space", None)
         meta["generation"] = uuid.uuid4().hex
