@@ -92,12 +92,13 @@ def package_metadata_text(text: str) -> str:
     return f"{header}\n\n{description}" if description else header
 
 
-def markdown_file_text(source: str) -> tuple[str, str]:
-    """(title, text) of a Markdown file. A package metadata file saved as ``.md`` keeps its header lines as they are
-    (Markdown would run them together into one paragraph, read as one sentence) above its description read as
-    Markdown; titled by the description's own title, else by the header's ``Name: Summary``."""
+def with_metadata_header(source: str, parse: Callable[[str], tuple[str, str]]) -> tuple[str, str]:
+    """(title, text) of a Markdown or reST file by ``parse``. A package metadata file saved as such keeps its
+    header lines as they are (a parser would run them together into one paragraph, read as one sentence) above
+    its description read by ``parse``; titled by the description's own title, else by the header's ``Name:
+    Summary``."""
     header, body = metadata_header(source)
-    title, text = markdown_to_text(body)
+    title, text = parse(body)
     if not header:
         return title, text
     return title or plain_text_title(header), f"{header}\n\n{text}" if text else header
@@ -114,9 +115,9 @@ def _load_single(path: Path, root_name: str, relative: str, root: str) -> Iterat
     if suffix in HTML:
         title, text = html_to_text(read_text(path))
     elif suffix in MARKDOWN:
-        title, text = markdown_file_text(read_text(path))
+        title, text = with_metadata_header(read_text(path), markdown_to_text)
     elif suffix == ".rst":
-        title, text = rst_to_text(read_text(path))
+        title, text = with_metadata_header(read_text(path), rst_to_text)
     elif suffix == ".pdf":
         title, text, pages = pdf_text(path)
     elif suffix == ".docx":

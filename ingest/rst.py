@@ -8,7 +8,7 @@ table rows cells joined by `` | ``, literal and doctest blocks (``::``, ``.. cod
 Inline markup keeps its text only: no backticks, no ``<url>`` link targets, no ``|substitution|`` bars;
 images (and so badge rows), comments, targets, substitution definitions, a ``contents`` table and footnote
 labels are dropped. Title: the document title, else the title of a section the document opens with (one
-further down is no title), else a package metadata header's ``Name: Summary``.
+further down is no title).
 
 docutils is configured to report nothing (``report_level`` and ``halt_level`` 5, messages to a buffer), never
 to read a file (``file_insertion_enabled`` off: no ``include``, no ``csv-table :file:``) nor pass raw markup
@@ -17,8 +17,8 @@ to read a file (``file_insertion_enabled`` off: no ``include``, no ``csv-table :
 unknown role (``:func:`name```) keeps the text inside its backticks, an undefined ``|substitution|`` is
 dropped. Parsing runs no code of the document.
 
-A Python package's metadata (``Metadata-Version:`` header lines, a blank line, a reST long description) keeps
-its header lines as they are, the description read as reST.
+A Python package's metadata file (``Metadata-Version:`` header lines, a blank line, a reST long description)
+is split by the loader (:func:`ingest.loaders.with_metadata_header`): only the description comes here.
 """
 
 from __future__ import annotations
@@ -31,7 +31,6 @@ from docutils import nodes
 from docutils.core import publish_doctree
 
 from ingest.textblocks import TextBuilder, list_marker
-from ingest.titles import plain_text_title
 
 _SETTINGS = {
     "report_level": 5,
@@ -58,7 +57,6 @@ _NOTE_REFERENCE = re.compile(r"\s*\x00")
 # what an unknown role or a broken reference leaves: :role:`text <target>`_, |name|
 _PROBLEMATIC = re.compile(r"(?::[\w.:+-]+:)?`+([^`]*)`+(?::[\w.:+-]+:)?_{0,2}|\|([^|]+)\|_{0,2}")
 _TARGET = re.compile(r"^(.*?\S)\s*<[^<>]*>$", re.S)
-_METADATA = re.compile(r"\AMetadata-Version:")
 
 
 def _problematic(text: str) -> str:
@@ -175,18 +173,10 @@ def _inline_block(node: nodes.Node) -> str:
 
 def rst_to_text(source: str) -> tuple[str, str]:
     """(title, plain text) of a reStructuredText document (module docstring)."""
-    header = ""
-    if _METADATA.match(source):
-        head, blank, body = source.partition("\n\n")
-        if blank:
-            header, source = head, body
     document = publish_doctree(source, settings_overrides={**_SETTINGS, "warning_stream": io.StringIO()})
     walker = _Rst(level=1 if any(isinstance(child, nodes.title) for child in document.children) else 0)
     walker.walk(document)
-    text = walker.out.text()
-    if header:
-        text = f"{header}\n\n{text}" if text else header
-    return _title(document, walker.out) or (plain_text_title(header) if header else ""), text
+    return _title(document, walker.out), walker.out.text()
 
 
 def _title(document: nodes.document, out: TextBuilder) -> str:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from ingest.chunking import chunk_document, split_sentences
-from ingest.loaders import LoadProblem, html_to_text, load_path, markdown_to_text
+from ingest.loaders import LoadProblem, html_to_text, load_path, markdown_to_text, with_metadata_header
 from ingest.models import Chunk, Document
 from ingest.rst import rst_to_text
 from ingest.titles import file_title, plain_text_title
@@ -338,7 +338,7 @@ def test_restructuredtext_roles_substitutions_unsafe_directives_and_package_meta
         ".. toctree::\n\n   api\n\n"
         "Usage\n=====\n\n#. One\n#. Two\n"
     )
-    title, text = rst_to_text(source)
+    title, text = with_metadata_header(source, rst_to_text)
     assert title == "harbour: Tide tables"  # no document title, and a section further down is none
     assert text == (
         "Metadata-Version: 2.1\nName: harbour\nSummary: Tide tables\nDescription-Content-Type: text/x-rst\n\n"
