@@ -210,16 +210,18 @@ def test_refusal_shows_the_closest_passage(browser: Browser, seeded_settings: An
     from service.web.app import create_app
     from tests.conftest import make_parts
 
-    # refuse whatever the judge's model says: the best sentence becomes the closest passage
+    # refused unless its best sentence very likely answers, which a figure the article never gives does not: the
+    # best sentence becomes the closest passage
     settings = seeded_settings.model_copy(update={"judge_refuse_threshold": 0.99})
+    question = UNANSWERABLE
     with LiveServer(create_app(settings, make_parts(settings, embedder))) as server:
-        expected = api_answer(server, [{"role": "user", "content": SEED_QUESTION}])
+        expected = api_answer(server, [{"role": "user", "content": question}])
         assert expected["refused"] is True and expected["citations"] == []
         closest = expected["closest"]
         assert closest is not None and closest["n"] == 0 and closest["quote"]
 
         page, watch = open_page(browser, server, viewport={"width": 1280, "height": 800})
-        ask(page, SEED_QUESTION)
+        ask(page, question)
         refusal = page.locator(".turn-answer").nth(0)
         expect(refusal.locator(".answer")).to_have_class(re.compile("is-refused"))
         expect(refusal.locator(".refused-label")).to_have_text("Not in the documents")
@@ -269,7 +271,7 @@ def test_refusal_shows_the_closest_passage(browser: Browser, seeded_settings: An
         # on a phone: the card fits the width and opens the source sheet with a tap
         phone, phone_watch = open_page(browser, server, viewport={"width": 380, "height": 760}, is_mobile=True,
                                        has_touch=True)
-        ask(phone, SEED_QUESTION)
+        ask(phone, question)
         card = phone.locator(".closest-button")
         expect(card).to_be_in_viewport()
         assert phone.evaluate("document.documentElement.scrollWidth") <= 380

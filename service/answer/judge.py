@@ -12,11 +12,13 @@ paid for (see :func:`features`): the cosine of the question with the sentence's 
 forward pass, so read in context), with its neighbours and with its passage; the share of the question's words,
 weighted by how rare they are in English (``wordfreq``), found in the sentence, in its neighbours and in the
 passage; answer-type cues (a number for "how many", a year or month for "when", a new name for "who"/"where");
-position; and how each compares with the best of the question. Three logistic models, fitted by ``citeqa
-train-judge`` (:mod:`service.evaluation.training`), turn them into probabilities: one per sentence; one per question,
-that the passages answer it at all (over the sentence probabilities and the best scores and their margins); and
-the confidence, that the best sentence answers it (the same, and the second's output). Their weights, thresholds
-and the recipe they were trained with live in ``service/answer/judge_model.json``.
+position; how each compares with the best of the question; and the logit of the reader
+(:mod:`service.answer.reader`), which reads the question against the sentence word piece by word piece. Three
+logistic models, fitted by ``citeqa train-judge`` (:mod:`service.evaluation.training`), turn them into
+probabilities: one per sentence; one per question, that the passages answer it at all (over the sentence
+probabilities and the best scores and their margins); and the confidence, that the best sentence answers it
+(the same, and the second's output). Their weights, thresholds and the recipe they were trained with live in
+``service/answer/judge_model.json``, the reader's weights beside it (:func:`reader_file`).
 """
 
 from __future__ import annotations
@@ -25,8 +27,8 @@ import functools
 import json
 import math
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +36,7 @@ import numpy as np
 
 from ingest.chunking import split_sentences
 from service.answer.lexical import tokenize
+from service.answer.reader import Reader, ReaderWeights
 from service.answer.retrieval import Passage
 
 MODEL_FILE = Path(__file__).with_name("judge_model.json")
@@ -42,7 +45,7 @@ MIN_WORDS = 4
 # giving even when the passages as a whole look unlike answering ones (a short question about one long sentence).
 ANSWER_CONFIDENCE = 0.8
 SUPPORTED = 0.5  # an LLM's answer sentence is supported when its best cited sentence rates at least this
-FEATURE_VERSION = "2"  # bump when features() changes: a model file fitted on other features is refused
+FEATURE_VERSION = "3"  # bump when features() changes: a model file fitted on other features is refused
 
 Span = tuple[int, int]
 
@@ -168,7 +171,7 @@ FEATURES = (
     "first", "rel_pos", "doc_start", "rank_inv", "lex_s", "lex_ctx", "lex_p", "lex_gap", "miss_s_in_p", "novel",
     "log_words", "has_number", "has_time", "has_names", "has_reason",
     *(f"q_{name}" for name in QUESTION_TYPES),
-    "fit_quantity", "fit_time", "fit_person", "fit_place", "fit_reason",
+    "fit_quantity", "fit_time", "fit_person", "fit_place", "fit_reason", "reader", "reader_gap",
 )
 
 
@@ -189,8 +192,14 @@ def _sentence_vectors(passage: Passage, spans: list[Span]) -> np.ndarray:
     return np.asarray(vectors, dtype=np.float32)
 
 
-def features(question: str, question_vector: np.ndarray, passages: Sequence[Passage]) -> Candidates:
-    """Every candidate sentence of ``passages`` (:func:`is_prose`) and its feature row."""
+# how a sentence reads against the question: (question, sentences) -> one logit each (a Reader, or a lookup)
+Read = Callable[[str, Sequence[str]], Any]
+
+
+def features(question: str, question_vector: np.ndarray, passages: Sequence[Passage],
+             read: Read | None = None) -> Candidates:
+    """Every candidate sentence of ``passages`` (:func:`is_prose`) and its feature row; the reader's columns are 0
+    without ``read``."""
     q_words = weighted_words(question)
     q_stems = set(q_words)
     q_type = question_type(question)
@@ -245,6 +254,7 @@ def features(question: str, question_vector: np.ndarray, passages: Sequence[Pass
                 float(cues["reason"]),
                 *(float(q_type == name) for name in QUESTION_TYPES),
                 *(float(q_type == name and cues[name]) for name in ("quantity", "time", "person", "place", "reason")),
+                0.0, 0.0,  # the reader's, below: one call for all candidates
             ])
     rows = np.asarray(raw, dtype=np.float32).reshape(len(raw), len(FEATURES))
     if len(items):
@@ -253,6 +263,10 @@ def features(question: str, question_vector: np.ndarray, passages: Sequence[Pass
         best_p = rows[:, column["cos_p"]].max()
         rows[:, column["gap_s"]] = rows[:, column["cos_s"]] - best_s
         rows[:, column["gap_p"]] = rows[:, column["cos_p"]] - best_p
+        if read is not None:
+            logits = np.asarray(read(question, [item.text for item in items]), dtype=np.float32)
+            rows[:, column["reader"]] = logits
+            rows[:, column["reader_gap"]] = logits - logits.max()
         by_passage: dict[int, float] = {}
         for item, row in zip(items, rows, strict=True):
             by_passage[item.passage] = max(by_passage.get(item.passage, -1.0), float(row[column["cos_s"]]))
@@ -343,6 +357,7 @@ class JudgeModel:
     refuse_threshold: float  # below this probability of being answerable, refuse...
     recipe: dict[str, Any]
     answer_confidence: float = ANSWER_CONFIDENCE  # ...unless the confidence is at least this
+    reader: ReaderWeights | None = field(default=None, repr=False, compare=False)  # the sentence model's reader
 
     def answers(self, answerable: float, confidence: float, refuse_threshold: float | None = None) -> bool:
         """Whether to answer: the passages likely answer the question, or the best sentence very likely does."""
@@ -375,11 +390,23 @@ class JudgeModel:
                    float(data.get("answer_confidence", ANSWER_CONFIDENCE)))
 
     def save(self, path: Path) -> None:
+        """The model as JSON at ``path``, its reader's weights beside it (:func:`reader_file`)."""
+        if self.reader is None:
+            raise ValueError("a judge model is saved with its reader")
         path.write_text(json.dumps(self.to_json(), indent=1) + "\n", encoding="utf-8")
+        self.reader.save(reader_file(path))
 
     @classmethod
     def load(cls, path: Path = MODEL_FILE) -> JudgeModel:
-        return cls.from_json(json.loads(path.read_text(encoding="utf-8")))
+        model = cls.from_json(json.loads(path.read_text(encoding="utf-8")))
+        if not reader_file(path).is_file():
+            raise ValueError(f"the judge model's reader {reader_file(path).name} is missing; run `citeqa train-judge`")
+        return replace(model, reader=ReaderWeights.load(reader_file(path)))
+
+
+def reader_file(model_file: Path) -> Path:
+    """Where the reader of the judge model at ``model_file`` is: ``judge_model.json`` -> ``judge_model.reader.npz``."""
+    return model_file.with_suffix(".reader.npz")
 
 
 class Judge:
@@ -388,13 +415,16 @@ class Judge:
     def __init__(self, model: JudgeModel | None = None) -> None:
         self.model = model or JudgeModel.load()
         self.name = f"judge ({self.model.recipe.get('name', 'features')})"
+        self.reader = Reader(self.model.reader) if self.model.reader is not None else None
 
     def warm(self) -> None:
-        """Read the word-frequency list now (~0.5 s), not in the first request."""
+        """Read the word-frequency list and the reader's tokenizer now (~0.5 s), not in the first request."""
         rarity("warm")
+        if self.reader is not None:
+            self.reader.warm()
 
     def score(self, question: str, question_vector: np.ndarray, passages: Sequence[Passage]) -> Judgement:
-        found = features(question, question_vector, passages)
+        found = features(question, question_vector, passages, self.reader)
         if not found.items:
             return Judgement()
         probabilities, answerable, confidence = self.model.judge(found)
@@ -409,7 +439,7 @@ class Judge:
         @functools.cache  # a streamed answer is checked again at every sentence
         def rate(claim: str, index: int) -> list[tuple[int, int, float]]:
             vector = embedder.embed_cached([claim])[0]
-            found = features(claim, vector, [passages[index]])
+            found = features(claim, vector, [passages[index]], self.reader)
             probabilities = self.model.sentence.predict(found.rows)
             return [(item.start, item.end, float(p)) for item, p in zip(found.items, probabilities, strict=True)]
 

@@ -39,7 +39,8 @@ from service.answer.judge import (
     features,
     question_features,
 )
-from service.evaluation import scores
+from service.answer.reader import ReaderWeights
+from service.evaluation import reader_training, scores
 from service.evaluation.report import fmt
 
 log = logging.getLogger(__name__)
@@ -69,10 +70,18 @@ class Example:
     texts: list[str] = field(default_factory=list)  # the passages' texts, in retrieval order
     passages: list[Any] = field(default_factory=list, repr=False)  # as retrieved, with their vectors
     question_vector: Any = field(default=None, repr=False)
+    # the reader's logit of each candidate (by its text), from a reader that never saw this question's fold
+    reader_logits: dict[str, float] | None = field(default=None, repr=False)
+
+    def read(self, question: str, sentences: Sequence[str]) -> list[float]:
+        logits = self.reader_logits or {}
+        return [logits.get(sentence, 0.0) for sentence in sentences]
 
     def refeaturize(self) -> Example:
-        """The same question with its candidates' features computed again (after :func:`features` changed)."""
-        found = features(self.question, self.question_vector, self.passages)
+        """The same question with its candidates' features computed again (after :func:`features` changed, or
+        with new ``reader_logits``)."""
+        found = features(self.question, self.question_vector, self.passages,
+                         self.read if self.reader_logits is not None else None)
         spans = [(p.chunk.doc_id, p.chunk.start + c.start, p.chunk.start + c.end)
                  for c in found.items for p in [self.passages[c.passage]]]
         labels = np.asarray([scores.overlaps_any(span, self.gold) for span in spans], dtype=np.float32)
@@ -413,6 +422,25 @@ def fold_report(folded: dict[str, list[tuple[Example, Decision]]]) -> dict[str, 
     return report
 
 
+# --- the reader --------------------------------------------------------------------------------------------------
+def read_out_of_fold(examples: Sequence[Example], seed: int,
+                     echo: Callable[[str], None]) -> tuple[list[Example], ReaderWeights]:
+    """The examples with their reader features, each from the reader fitted on the other folds (so the models
+    stacked on them, and the fold figures, see only held-out reader scores), and the reader fitted on all of
+    them, which the packaged judge reads with."""
+    found = reader_training.pieces(examples)
+    fold_of = folds(examples)
+    logits: dict[str, dict[str, float]] = {}
+    for fold in range(FOLDS):
+        echo(f"reader, fold {fold + 1}/{FOLDS}:")
+        reader = reader_training.train([e for e in examples if fold_of[(e.set, e.group)] != fold], found, seed,
+                                       echo=echo)
+        logits.update(reader_training.logits(reader, found, [e for e in examples if fold_of[(e.set, e.group)] == fold]))
+    echo("reader, all folds:")
+    final = reader_training.export(reader_training.train(examples, found, seed, echo=echo))
+    return [replace(e, reader_logits=logits.get(e.id, {})).refeaturize() for e in examples], final
+
+
 # --- the command -------------------------------------------------------------------------------------------------
 @dataclass
 class TrainRequest:
@@ -441,6 +469,7 @@ def train(settings: Any, request: TrainRequest, echo: Callable[[str], None] = pr
             cache.parent.mkdir(parents=True, exist_ok=True)
             cache.write_bytes(pickle.dumps(found))
         examples += found
+    examples, reader = read_out_of_fold(examples, request.seed, echo)
     examples += withhold_gold(examples, request.withheld_sets)
     from ingest.chunking import SPLITTER_VERSION
     from ingest.loaders import LOADER_VERSION
@@ -457,10 +486,10 @@ def train(settings: Any, request: TrainRequest, echo: Callable[[str], None] = pr
         "seed": request.seed, "retrieval_mode": settings.retrieval_mode, "encoder": settings.encoder,
         "embedding_model": settings.embedding_model, "chunk_max_tokens": settings.chunk_max_tokens,
         "sentence_vectors": "pooled" if settings.sentence_vectors else "computed",
-        "text": f"{LOADER_VERSION}; {SPLITTER_VERSION}",
+        "text": f"{LOADER_VERSION}; {SPLITTER_VERSION}", "reader": reader_training.RECIPE,
     }
     report = fold_report(cross_validate(examples, recipe))
-    model = fit(examples, recipe)
+    model = replace(fit(examples, recipe), reader=reader)
     model.save(request.out)
     echo(f"wrote {request.out} in {time.perf_counter() - started:.0f} s (sentence threshold "
          f"{model.sentence_threshold}, refusal threshold {model.refuse_threshold})")

@@ -1,0 +1,129 @@
+"""The judge's reader: how well each candidate sentence answers the question, read word piece by word piece.
+
+A decomposable-attention model (Parikh et al., 2016) over all-MiniLM-L6-v2's word pieces: each piece of the
+question attends over the sentence's pieces, is compared with what it aligned to (and whether the same piece is
+there, and how rare it is), and the comparisons, pooled (rarity-weighted mean and max), give one logit per
+sentence. Trained listwise with a "none of these" option (:mod:`service.evaluation.reader_training`), so a
+logit says "answers" rather than "is about the same thing", which is what the sentence cosine cannot say. Its
+logit and its gap to the question's best are two of the judge's features (:mod:`service.answer.judge`).
+
+Numpy only, no encoder pass: the input embeddings are already projected into one table (a row per word piece,
+stored in float16), so reading a question's 20 candidates is a few small matrix products (well under 1 ms).
+The weights live in ``service/answer/judge_model.reader.npz``, written by ``citeqa train-judge``.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+MODEL_FILE = Path(__file__).with_name("judge_model.reader.npz")  # beside judge_model.json: judge.reader_file
+MAX_QUESTION = 32  # word pieces read of a question
+MAX_SENTENCE = 64  # of a sentence
+LAYERS = ("compare_1", "compare_2", "out_1", "out_2")
+
+
+def _relu(x: np.ndarray) -> np.ndarray:
+    return np.maximum(x, 0.0)
+
+
+@dataclass(frozen=True)
+class ReaderWeights:
+    """The arrays of a trained reader: ``table`` (one projected row per word piece), ``rarity`` (per piece),
+    ``none`` (the "none of these" logit) and, per layer of :data:`LAYERS`, ``<layer>.weight`` (in, out) and
+    ``<layer>.bias``."""
+
+    arrays: dict[str, np.ndarray]
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self.arrays[name]
+
+    @property
+    def none(self) -> float:
+        return float(self.arrays["none"])
+
+    def save(self, path: Path) -> None:
+        """Compressed, the table in float16 (half the size; the logits move by ~1e-3)."""
+        arrays: dict[str, Any] = {**self.arrays, "table": self.arrays["table"].astype(np.float16)}
+        np.savez_compressed(path, **arrays)
+
+    @classmethod
+    def load(cls, path: Path = MODEL_FILE) -> ReaderWeights:
+        with np.load(path) as data:
+            arrays = {name: data[name] for name in data.files}
+        arrays["table"] = arrays["table"].astype(np.float32)
+        return cls(arrays)
+
+
+def read(weights: ReaderWeights, question: Sequence[int], sentences: Sequence[Sequence[int]]) -> np.ndarray:
+    """The logit of each sentence (word-piece ids) for the question (word-piece ids)."""
+    if not sentences:
+        return np.zeros(0, dtype=np.float32)
+    q = np.asarray(question or [100], dtype=np.int64)  # [UNK] for an empty question
+    width = max(1, max(len(s) for s in sentences))
+    s = np.zeros((len(sentences), width), dtype=np.int64)
+    mask = np.zeros((len(sentences), width), dtype=bool)
+    for i, ids in enumerate(sentences):
+        s[i, :len(ids)] = ids
+        mask[i, :len(ids)] = True
+    table, rarity = weights["table"], weights["rarity"]
+    hidden = table.shape[1]
+    eq, es = table[q], table[s]  # (Lq, H), (C, Ls, H)
+    attention = np.einsum("qh,csh->cqs", eq, es) / np.sqrt(hidden)
+    attention = np.where(mask[:, None, :], attention, -1e4)
+    attention = np.exp(attention - attention.max(axis=-1, keepdims=True))
+    attention /= attention.sum(axis=-1, keepdims=True)
+    aligned = attention @ es  # (C, Lq, H)
+    exact = ((q[None, :, None] == s[:, None, :]) & mask[:, None, :]).any(axis=-1, keepdims=True)
+    c = len(sentences)
+    x = np.concatenate([np.broadcast_to(eq, (c, *eq.shape)), aligned - eq[None], exact.astype(np.float32),
+                        np.broadcast_to(rarity[q][None, :, None] / 10, (c, len(q), 1))], axis=-1)
+    h = _relu(x @ weights["compare_1.weight"] + weights["compare_1.bias"])
+    h = _relu(h @ weights["compare_2.weight"] + weights["compare_2.bias"])
+    w = rarity[q][None, :, None]
+    pooled = np.concatenate([(h * w).sum(axis=1) / w.sum(axis=1), h.max(axis=1)], axis=-1)
+    out = _relu(pooled @ weights["out_1.weight"] + weights["out_1.bias"])
+    return (out @ weights["out_2.weight"] + weights["out_2.bias"])[:, 0].astype(np.float32)
+
+
+class Reader:
+    """Reads questions against sentences with the packaged weights (or ``weights``); loads on first use."""
+
+    def __init__(self, weights: ReaderWeights | None = None) -> None:
+        self._weights = weights
+        self._tokenizer: Any = None
+        self._lock = threading.Lock()
+
+    def _load(self) -> tuple[ReaderWeights, Any]:
+        with self._lock:
+            if self._tokenizer is None:
+                self._tokenizer = tokenizer()
+                if self._weights is None:
+                    self._weights = ReaderWeights.load()
+        assert self._weights is not None
+        return self._weights, self._tokenizer
+
+    def warm(self) -> None:
+        self._load()
+
+    def __call__(self, question: str, sentences: Sequence[str]) -> np.ndarray:
+        weights, tok = self._load()
+        pieces = tok.encode_batch([question, *sentences], add_special_tokens=False)
+        return read(weights, pieces[0].ids[:MAX_QUESTION], [p.ids[:MAX_SENTENCE] for p in pieces[1:]])
+
+
+def tokenizer() -> Any:
+    """The word-piece tokenizer of the packaged all-MiniLM-L6-v2, whose vocabulary the reader's table is of."""
+    from tokenizers import Tokenizer
+
+    from ingest.embedding import PACKAGED_MODEL, resolve_model_path
+
+    tok = Tokenizer.from_file(str(resolve_model_path(PACKAGED_MODEL) / "tokenizer.json"))
+    tok.no_truncation()
+    tok.no_padding()
+    return tok

@@ -1,0 +1,183 @@
+"""Training the judge's reader (:mod:`service.answer.reader`) with torch; ``citeqa train-judge`` calls it.
+
+Listwise: per question, a softmax over its candidate sentences and a learnt "none of these" logit. The target is
+the gold sentences of an answerable question; "none" for an unanswerable one, and for an answerable question
+asked again with the passages that hold its answer withheld (what remains is on topic and does not answer: the
+look-alike a similarity model falls for). The question and sentence pieces are all-MiniLM-L6-v2's input
+embeddings, frozen, through a learnt projection; the exported table is that projection applied to every piece.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from service.answer.reader import MAX_QUESTION, MAX_SENTENCE, ReaderWeights, tokenizer
+from service.evaluation import scores
+
+HIDDEN = 96
+EPOCHS = 3
+BATCH = 16
+LEARNING_RATE = 1e-3
+WEIGHT_DECAY = 1e-4
+RECIPE = {"model": "decomposable attention over all-MiniLM-L6-v2 input embeddings (frozen), listwise with none",
+          "hidden": HIDDEN, "epochs": EPOCHS, "batch": BATCH, "lr": LEARNING_RATE, "weight_decay": WEIGHT_DECAY,
+          "max_question": MAX_QUESTION, "max_sentence": MAX_SENTENCE}
+
+
+@dataclass
+class Pieces:
+    """Word-piece ids of each question and of its candidates, the frozen input embeddings and piece rarity."""
+
+    ids: dict[str, tuple[list[int], list[list[int]]]]  # example id -> (question, candidates)
+    embeddings: Any  # torch (vocabulary, 384)
+    rarity: np.ndarray  # float32 (vocabulary,): log(sentences / sentences holding the piece)
+
+
+def pieces(examples: Sequence[Any]) -> Pieces:
+    """Tokenise every example's question and candidates (:class:`service.evaluation.training.Example`)."""
+    import torch
+    from safetensors.numpy import load_file
+
+    from ingest.embedding import PACKAGED_MODEL, resolve_model_path
+
+    tok = tokenizer()
+    weights = load_file(str(resolve_model_path(PACKAGED_MODEL) / "model.safetensors"))
+    table = next(v for k, v in weights.items() if k.endswith("word_embeddings.weight"))
+    ids: dict[str, tuple[list[int], list[list[int]]]] = {}
+    for e in examples:
+        found = tok.encode_batch([e.question, *(c.text for c in e.candidates.items)], add_special_tokens=False)
+        ids[e.id] = (found[0].ids[:MAX_QUESTION] or [100], [f.ids[:MAX_SENTENCE] or [100] for f in found[1:]])
+    holding = np.ones(len(table))
+    total = 1
+    for _, sentences in ids.values():
+        total += len(sentences)
+        for piece in {i for s in sentences for i in s}:
+            holding[piece] += 1
+    return Pieces(ids, torch.tensor(table), np.log(total / holding).astype(np.float32))
+
+
+def build(embeddings: Any, rarity: np.ndarray) -> Any:
+    """The torch module; its forward is :func:`service.answer.reader.read`'s (tests check they agree)."""
+    import torch
+
+    class Reader(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.embeddings = embeddings
+            self.rarity = torch.tensor(rarity)
+            self.project = torch.nn.Sequential(torch.nn.Linear(embeddings.shape[1], HIDDEN), torch.nn.ReLU(),
+                                               torch.nn.Linear(HIDDEN, HIDDEN))
+            self.compare_1 = torch.nn.Linear(2 * HIDDEN + 2, HIDDEN)
+            self.compare_2 = torch.nn.Linear(HIDDEN, HIDDEN)
+            self.out_1 = torch.nn.Linear(2 * HIDDEN, HIDDEN)
+            self.out_2 = torch.nn.Linear(HIDDEN, 1)
+            self.none = torch.nn.Parameter(torch.tensor(0.0))
+
+        def forward(self, q: Any, s: Any, mask: Any) -> Any:
+            """q: (Lq,) piece ids; s: (C, Ls) piece ids with mask (C, Ls) -> (C,) logits."""
+            relu = torch.relu
+            eq, es = self.project(self.embeddings[q]), self.project(self.embeddings[s])
+            attention = torch.einsum("qh,csh->cqs", eq, es) / HIDDEN ** 0.5
+            aligned = torch.softmax(attention.masked_fill(~mask[:, None, :], -1e4), -1) @ es
+            exact = ((q[None, :, None] == s[:, None, :]) & mask[:, None, :]).float().amax(-1, keepdim=True)
+            rarity = self.rarity[q][None, :, None].expand(s.shape[0], -1, 1)
+            x = torch.cat([eq[None].expand(s.shape[0], -1, -1), aligned - eq[None], exact, rarity / 10], -1)
+            h = relu(self.compare_2(relu(self.compare_1(x))))
+            pooled = torch.cat([(h * rarity).sum(1) / rarity.sum(1), h.amax(1)], -1)
+            return self.out_2(relu(self.out_1(pooled))).squeeze(-1)
+
+    return Reader()
+
+
+def batch(question: list[int], sentences: list[list[int]]) -> tuple[Any, Any, Any]:
+    import torch
+
+    width = max(len(s) for s in sentences)
+    s = torch.zeros(len(sentences), width, dtype=torch.long)
+    mask = torch.zeros(len(sentences), width, dtype=torch.bool)
+    for i, ids in enumerate(sentences):
+        s[i, :len(ids)] = torch.tensor(ids)
+        mask[i, :len(ids)] = True
+    return torch.tensor(question), s, mask
+
+
+def targets(example: Any) -> list[tuple[list[int], np.ndarray | None]]:
+    """(candidate indices, their labels, or None for "none of these") to learn from one question."""
+    everything = list(range(len(example.candidates.items)))
+    if not everything:
+        return []
+    if not example.answerable:
+        return [(everything, None)]
+    if example.labels.max() <= 0:
+        return []
+    holding = {i for i, p in enumerate(example.passages)
+               if scores.overlaps_any((p.chunk.doc_id, p.chunk.start, p.chunk.end), example.gold)}
+    kept = [i for i, c in enumerate(example.candidates.items) if c.passage not in holding]
+    return [(everything, example.labels)] + ([(kept, None)] if kept else [])
+
+
+def train(examples: Sequence[Any], found: Pieces, seed: int = 0, epochs: int = EPOCHS,
+          echo: Callable[[str], None] | None = None) -> Any:
+    """A reader trained on ``examples``, deterministic for a seed (single-threaded reductions aside)."""
+    import torch
+
+    torch.manual_seed(seed)
+    reader = build(found.embeddings, found.rarity)
+    optimiser = torch.optim.AdamW(reader.parameters(), lr=LEARNING_RATE, weight_decay=WEIGHT_DECAY)
+    items = [(e, keep, labels) for e in examples for keep, labels in targets(e)]
+    started = time.perf_counter()
+    for epoch in range(epochs):
+        order = np.random.RandomState(seed + epoch).permutation(len(items))
+        for start in range(0, len(order), BATCH):
+            loss = torch.zeros(())
+            for i in order[start:start + BATCH]:
+                e, keep, labels = items[i]
+                question, sentences = found.ids[e.id]
+                logits = reader(*batch(question, [sentences[j] for j in keep]))
+                every = torch.cat([logits, reader.none[None]])
+                wanted = torch.zeros(len(every), dtype=torch.bool)
+                if labels is None:
+                    wanted[-1] = True
+                else:
+                    wanted[:-1] = torch.from_numpy(labels[keep] > 0)
+                loss = loss - (torch.logsumexp(every.masked_fill(~wanted, -1e4), 0) - torch.logsumexp(every, 0))
+            optimiser.zero_grad()
+            (loss / BATCH).backward()
+            optimiser.step()
+        if echo:
+            echo(f"  reader epoch {epoch + 1}/{epochs}: {len(items)} questions, {time.perf_counter() - started:.0f} s")
+    return reader.eval()
+
+
+def logits(reader: Any, found: Pieces, examples: Sequence[Any]) -> dict[str, dict[str, float]]:
+    """{example id: {candidate text: logit}} for ``examples`` (with the torch reader)."""
+    import torch
+
+    out: dict[str, dict[str, float]] = {}
+    with torch.no_grad():
+        for e in examples:
+            question, sentences = found.ids[e.id]
+            if sentences:
+                values = reader(*batch(question, sentences)).numpy()
+                out[e.id] = {c.text: float(v) for c, v in zip(e.candidates.items, values, strict=True)}
+    return out
+
+
+def export(reader: Any) -> ReaderWeights:
+    """The numpy weights :mod:`service.answer.reader` reads: the projection applied to every word piece."""
+    import torch
+
+    with torch.no_grad():
+        table = reader.project(reader.embeddings).numpy().astype(np.float32)
+        arrays = {"table": table, "rarity": reader.rarity.numpy().astype(np.float32),
+                  "none": np.asarray(float(reader.none), dtype=np.float32)}
+        for name in ("compare_1", "compare_2", "out_1", "out_2"):
+            layer = getattr(reader, name)
+            arrays[f"{name}.weight"] = layer.weight.numpy().T.astype(np.float32).copy()
+            arrays[f"{name}.bias"] = layer.bias.numpy().astype(np.float32).copy()
+    return ReaderWeights(arrays)

@@ -1,0 +1,78 @@
+"""The judge's reader (service/answer/reader.py) and its training (service/evaluation/reader_training.py)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from service.answer.judge import JudgeModel, reader_file
+from service.answer.reader import Reader, ReaderWeights, read
+from service.evaluation import reader_training
+from tests.test_training import example
+
+
+def test_the_numpy_reader_computes_what_the_torch_module_trained() -> None:
+    import torch
+
+    examples = [example(), example(answerable=False)]
+    found = reader_training.pieces(examples)
+    torch.manual_seed(3)
+    module = reader_training.build(found.embeddings, found.rarity)
+    weights = reader_training.export(module)
+    for e in examples:
+        question, sentences = found.ids[e.id]
+        with torch.no_grad():
+            expected = module(*reader_training.batch(question, sentences)).numpy()
+        assert np.allclose(read(weights, question, sentences), expected, atol=1e-4)
+    assert read(weights, [7592], []).shape == (0,)
+
+
+def test_training_targets_the_gold_sentences_and_none_without_them() -> None:
+    (asked, gold), (withheld, none) = reader_training.targets(example())
+    assert asked == list(range(len(example().candidates.items))) and gold is not None and gold.max() == 1.0
+    assert none is None and withheld and all(example().candidates.items[i].doc_id == "b" for i in withheld)
+    assert reader_training.targets(example(answerable=False)) == [(asked, None)]
+
+
+def test_a_few_steps_of_training_move_the_logits_towards_the_gold_sentence() -> None:
+    e = example()
+    found = reader_training.pieces([e])
+    before = reader_training.logits(reader_training.train([e], found, epochs=0), found, [e])[e.id]
+    after = reader_training.logits(reader_training.train([e], found, epochs=30), found, [e])[e.id]
+    gold = e.candidates.items[int(np.argmax(e.labels))].text
+    assert after[gold] - max(after.values()) == 0.0
+    assert after[gold] - np.mean(list(after.values())) > before[gold] - np.mean(list(before.values()))
+
+
+def test_the_packaged_reader_prefers_the_sentence_that_answers_over_one_on_the_topic() -> None:
+    reader = Reader()
+    cases = [
+        ("Who designed the lighthouse?",
+         ["The lighthouse was designed by Alan Stevenson.", "The lighthouse stands on a rocky reef off the coast."]),
+        ("When was the bridge opened?",
+         ["The bridge was opened to traffic in 1932.", "The bridge crosses the river near the old harbour."]),
+        ("How many students attend the university?",
+         ["About 28,000 students attend the university.", "The university is known for its medical school."]),
+    ]
+    for question, (answer, topic) in cases:
+        logits = reader(question, [answer, topic])
+        assert logits[0] > logits[1], (question, logits)
+
+
+def test_a_judge_model_is_saved_and_loaded_with_its_reader(tmp_path: Path) -> None:
+    model = JudgeModel.load()
+    assert model.reader is not None and model.recipe["reader"]["hidden"] == model.reader["table"].shape[1]
+    out = tmp_path / "judge.json"
+    model.save(out)
+    assert reader_file(out) == tmp_path / "judge.reader.npz"
+    again = JudgeModel.load(out)
+    assert again.reader is not None and np.allclose(again.reader["table"], model.reader["table"], atol=1e-3)
+    reader_file(out).unlink()
+    with pytest.raises(ValueError, match="reader"):
+        JudgeModel.load(out)
+    with pytest.raises(ValueError, match="reader"):
+        replace(model, reader=None).save(out)
+    assert ReaderWeights.load(reader_file(Path(__file__).parent.parent / "service/answer/judge_model.json"))
