@@ -80,10 +80,10 @@ def read(weights: ReaderWeights, question: Sequence[int], sentences: Sequence[Se
     attention /= attention.sum(axis=-1, keepdims=True)
     aligned = attention @ es  # (C, Lq, H)
     exact = ((q[None, :, None] == s[:, None, :]) & mask[:, None, :]).any(axis=-1, keepdims=True)
-    c = len(sentences)
-    x = np.concatenate([np.broadcast_to(eq, (c, *eq.shape)), aligned - eq[None], exact.astype(np.float32),
-                        np.broadcast_to(rarity[q][None, :, None] / 10, (c, len(q), 1))], axis=-1)
-    h = _relu(x @ weights["compare_1.weight"] + weights["compare_1.bias"])
+    # the first compare layer over [eq, aligned - eq, exact, rarity / 10], by parts: the question's part once
+    w1 = weights["compare_1.weight"]
+    own = eq @ w1[:hidden] + (rarity[q] / 10)[:, None] * w1[2 * hidden + 1] + weights["compare_1.bias"]
+    h = _relu((aligned - eq[None]) @ w1[hidden:2 * hidden] + exact.astype(np.float32) * w1[2 * hidden] + own[None])
     h = _relu(h @ weights["compare_2.weight"] + weights["compare_2.bias"])
     w = rarity[q][None, :, None]
     pooled = np.concatenate([(h * w).sum(axis=1) / w.sum(axis=1), h.max(axis=1)], axis=-1)
