@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from service.answer.judge import JudgeModel, reader_file
+from service.answer.judge import Judge, JudgeModel, reader_file
 from service.answer.reader import Reader, ReaderWeights, read
 from service.evaluation import reader_training
 from tests.test_training import example
@@ -48,7 +48,7 @@ def test_a_few_steps_of_training_move_the_logits_towards_the_gold_sentence() -> 
 
 
 def test_the_packaged_reader_prefers_the_sentence_that_answers_over_one_on_the_topic() -> None:
-    reader = Reader()
+    reader = Reader(JudgeModel.load().reader)  # type: ignore[arg-type]
     cases = [
         ("Who designed the lighthouse?",
          ["The lighthouse was designed by Alan Stevenson.", "The lighthouse stands on a rocky reef off the coast."]),
@@ -76,3 +76,5 @@ def test_a_judge_model_is_saved_and_loaded_with_its_reader(tmp_path: Path) -> No
     with pytest.raises(ValueError, match="reader"):
         replace(model, reader=None).save(out)
     assert ReaderWeights.load(reader_file(Path(__file__).parent.parent / "service/answer/judge_model.json"))
+    with pytest.raises(ValueError, match="reader"):
+        Judge(replace(model, reader=None))

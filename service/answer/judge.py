@@ -415,13 +415,14 @@ class Judge:
     def __init__(self, model: JudgeModel | None = None) -> None:
         self.model = model or JudgeModel.load()
         self.name = f"judge ({self.model.recipe.get('name', 'features')})"
-        self.reader = Reader(self.model.reader) if self.model.reader is not None else None
+        if self.model.reader is None:
+            raise ValueError("the judge model carries no reader; load it with JudgeModel.load")
+        self.reader = Reader(self.model.reader)
 
     def warm(self) -> None:
         """Read the word-frequency list and the reader's tokenizer now (~0.5 s), not in the first request."""
         rarity("warm")
-        if self.reader is not None:
-            self.reader.warm()
+        self.reader.warm()
 
     def score(self, question: str, question_vector: np.ndarray, passages: Sequence[Passage]) -> Judgement:
         found = features(question, question_vector, passages, self.reader)

@@ -9,7 +9,8 @@ logit and its gap to the question's best are two of the judge's features (:mod:`
 
 Numpy only, no encoder pass: the input embeddings are already projected into one table (a row per word piece,
 stored in float16), so reading a question's 20 candidates is a few small matrix products (well under 1 ms).
-The weights live in ``service/answer/judge_model.reader.npz``, written by ``citeqa train-judge``.
+The weights live beside the judge's model (``service/answer/judge_model.reader.npz``: ``judge.reader_file``),
+written by ``citeqa train-judge`` and loaded with it.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from typing import Any
 
 import numpy as np
 
-MODEL_FILE = Path(__file__).with_name("judge_model.reader.npz")  # beside judge_model.json: judge.reader_file
 MAX_QUESTION = 32  # word pieces read of a question
 MAX_SENTENCE = 64  # of a sentence
 LAYERS = ("compare_1", "compare_2", "out_1", "out_2")
@@ -53,7 +53,7 @@ class ReaderWeights:
         np.savez_compressed(path, **arrays)
 
     @classmethod
-    def load(cls, path: Path = MODEL_FILE) -> ReaderWeights:
+    def load(cls, path: Path) -> ReaderWeights:
         with np.load(path) as data:
             arrays = {name: data[name] for name in data.files}
         arrays["table"] = arrays["table"].astype(np.float32)
@@ -92,29 +92,22 @@ def read(weights: ReaderWeights, question: Sequence[int], sentences: Sequence[Se
 
 
 class Reader:
-    """Reads questions against sentences with the packaged weights (or ``weights``); loads on first use."""
+    """Reads questions against sentences with ``weights``; the tokenizer loads on first use."""
 
-    def __init__(self, weights: ReaderWeights | None = None) -> None:
-        self._weights = weights
+    def __init__(self, weights: ReaderWeights) -> None:
+        self.weights = weights
         self._tokenizer: Any = None
         self._lock = threading.Lock()
 
-    def _load(self) -> tuple[ReaderWeights, Any]:
+    def warm(self) -> Any:
         with self._lock:
             if self._tokenizer is None:
                 self._tokenizer = tokenizer()
-                if self._weights is None:
-                    self._weights = ReaderWeights.load()
-        assert self._weights is not None
-        return self._weights, self._tokenizer
-
-    def warm(self) -> None:
-        self._load()
+        return self._tokenizer
 
     def __call__(self, question: str, sentences: Sequence[str]) -> np.ndarray:
-        weights, tok = self._load()
-        pieces = tok.encode_batch([question, *sentences], add_special_tokens=False)
-        return read(weights, pieces[0].ids[:MAX_QUESTION], [p.ids[:MAX_SENTENCE] for p in pieces[1:]])
+        pieces = (self._tokenizer or self.warm()).encode_batch([question, *sentences], add_special_tokens=False)
+        return read(self.weights, pieces[0].ids[:MAX_QUESTION], [p.ids[:MAX_SENTENCE] for p in pieces[1:]])
 
 
 def tokenizer() -> Any:

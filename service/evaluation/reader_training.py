@@ -17,7 +17,6 @@ from typing import Any
 import numpy as np
 
 from service.answer.reader import MAX_QUESTION, MAX_SENTENCE, ReaderWeights, tokenizer
-from service.evaluation import scores
 
 HIDDEN = 96
 EPOCHS = 3
@@ -115,9 +114,8 @@ def targets(example: Any) -> list[tuple[list[int], np.ndarray | None]]:
         return [(everything, None)]
     if example.labels.max() <= 0:
         return []
-    holding = {i for i, p in enumerate(example.passages)
-               if scores.overlaps_any((p.chunk.doc_id, p.chunk.start, p.chunk.end), example.gold)}
-    kept = [i for i, c in enumerate(example.candidates.items) if c.passage not in holding]
+    answering = example.answering_passages()
+    kept = [i for i, c in enumerate(example.candidates.items) if c.passage not in answering]
     return [(everything, example.labels)] + ([(kept, None)] if kept else [])
 
 

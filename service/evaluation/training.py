@@ -73,6 +73,11 @@ class Example:
     # the reader's logit of each candidate (by its text), from a reader that never saw this question's fold
     reader_logits: dict[str, float] | None = field(default=None, repr=False)
 
+    def answering_passages(self) -> frozenset[int]:
+        """The indices of the retrieved passages that hold a gold sentence."""
+        return frozenset(i for i, p in enumerate(self.passages)
+                         if scores.overlaps_any((p.chunk.doc_id, p.chunk.start, p.chunk.end), self.gold))
+
     def read(self, question: str, sentences: Sequence[str]) -> list[float]:
         logits = self.reader_logits or {}
         return [logits.get(sentence, 0.0) for sentence in sentences]
@@ -191,8 +196,8 @@ def withhold_gold(examples: Sequence[Example], names: Sequence[str]) -> list[Exa
             continue
         name = e.set + WITHHELD
         out.append(replace(e, id=e.id + ":asked", set=name))
-        kept = [p for p in e.passages
-                if not scores.overlaps_any((p.chunk.doc_id, p.chunk.start, p.chunk.end), e.gold)]
+        answering = e.answering_passages()
+        kept = [p for i, p in enumerate(e.passages) if i not in answering]
         if kept and len(kept) < len(e.passages):
             withheld = replace(e, id=e.id + ":withheld", set=name, answerable=False, answers=[], gold=[],
                                passages=kept, texts=[p.chunk.text for p in kept],
