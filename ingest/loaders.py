@@ -85,11 +85,10 @@ def metadata_header(text: str) -> tuple[str, str]:
 def package_metadata_text(text: str) -> str:
     """A Python package's metadata whose description is Markdown: the header as it is, the description read as
     Markdown. Any other text as it is."""
-    header, body = metadata_header(text)
+    header, _ = metadata_header(text)
     if not header or not _MARKDOWN_DESCRIPTION.search(header):
         return text
-    description = markdown_to_text(body)[1]
-    return f"{header}\n\n{description}" if description else header
+    return with_metadata_header(text, markdown_to_text)[1]
 
 
 def with_metadata_header(source: str, parse: Callable[[str], tuple[str, str]]) -> tuple[str, str]:
