@@ -34,6 +34,22 @@ class Components:
     condenser: Condenser
 
 
+@dataclass
+class Search:
+    """The parts that ingest and retrieve, without the judge and the answerer (``citeqa train-judge`` collects
+    its examples with these alone, so a stale or missing packaged judge model cannot stop it)."""
+
+    store: ChromaStore
+    retriever: Retriever
+    indexer: Indexer
+
+
+def build_search(settings: Settings, embedder: LocalEmbedder) -> Search:
+    store = ChromaStore(settings)
+    return Search(store, Retriever(store, embedder, settings),
+                  Indexer(store, embedder, settings.chunk_max_tokens, settings.sentence_vectors))
+
+
 def build_embedder(settings: Settings) -> LocalEmbedder:
     """The encoder ``settings.encoder`` names; its model loads on first use. A model that cannot be used is a
     :class:`~service.errors.ConfigError`."""
@@ -51,8 +67,7 @@ def build_embedder(settings: Settings) -> LocalEmbedder:
 def build(settings: Settings, embedder: LocalEmbedder | None = None) -> Components:
     """Build every part for ``settings``; pass ``embedder`` to share an already loaded model."""
     embedder = embedder or build_embedder(settings)
-    store = ChromaStore(settings)
-    retriever = Retriever(store, embedder, settings)
+    search = build_search(settings, embedder)
     judge = Judge()
     answerer = build_answerer(settings, judge.model)
     fallback = None
@@ -61,11 +76,11 @@ def build(settings: Settings, embedder: LocalEmbedder | None = None) -> Componen
     return Components(
         settings=settings,
         embedder=embedder,
-        store=store,
-        retriever=retriever,
+        store=search.store,
+        retriever=search.retriever,
         judge=judge,
         answerer=answerer,
-        pipeline=AskPipeline(retriever, judge, answerer, settings, fallback),
-        indexer=Indexer(store, embedder, settings.chunk_max_tokens, settings.sentence_vectors),
+        pipeline=AskPipeline(search.retriever, judge, answerer, settings, fallback),
+        indexer=search.indexer,
         condenser=build_condenser(settings),
     )

@@ -397,7 +397,9 @@ class JudgeModel:
         self.reader.save(reader_file(path))
 
     @classmethod
-    def load(cls, path: Path = MODEL_FILE) -> JudgeModel:
+    def load(cls, path: Path | None = None) -> JudgeModel:
+        """The model at ``path``, by default the packaged one (:data:`MODEL_FILE`), with its reader."""
+        path = path or MODEL_FILE
         model = cls.from_json(json.loads(path.read_text(encoding="utf-8")))
         if not reader_file(path).is_file():
             raise ValueError(f"the judge model's reader {reader_file(path).name} is missing; run `citeqa train-judge`")

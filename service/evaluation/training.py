@@ -123,15 +123,20 @@ def article_groups(questions: Sequence[Any]) -> dict[str, str]:
 def collect(settings: Any, corpus_path: Path, questions_path: Path, name: str, k: int,
             limit: int | None = None, progress: Callable[[int, int], None] | None = None) -> list[Example]:
     """Retrieve every question of a set as ``POST /ask`` does and turn its passages into candidates."""
+    from service import components
     from service.evaluation import harness
+    from service.evaluation.targets import collection_name
 
     questions = harness.load_questions(questions_path)
     corpus = harness.load_corpus(corpus_path)
     gold = harness.locate_gold(questions, corpus)
     groups = article_groups(questions) if name == "squad2" else {q.id: q.id for q in questions}
     chosen = harness.sample(questions, limit, seed=0)
-    target = harness.LocalTarget(settings, corpus, k, progress=False)
-    retriever = target.parts.retriever
+    # the corpus's evaluation collection, as `citeqa eval` ingests it; retrieval only (no judge is loaded)
+    settings = settings.model_copy(update={"collection": collection_name(corpus, settings)})
+    search = components.build_search(settings, components.build_embedder(settings))
+    search.indexer.ingest(corpus.path, progress=False)
+    retriever = search.retriever
     out = []
     for n, q in enumerate(chosen, start=1):
         retrieval = retriever.retrieve(q.question, k)
