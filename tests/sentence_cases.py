@@ -26,6 +26,12 @@ CASES: list[tuple[str, str, list[str]]] = [
     ("heading after a paragraph", "This ends here.\nNext Steps\nWe plan more work.",
      ["This ends here.", "Next Steps", "We plan more work."]),
     ("markdown heading", "# Usage\nCall the function.", ["Usage", "Call the function."]),
+    ("unwrapped teaser and title",
+     "Altman called it sloppy.\nMembers are reading: Why the company's window for strategic maneuvering has "
+     "collapsed after the backlash\nDamage control shapes next move\nIn response, the company amended its contract.",
+     ["Altman called it sloppy.", "Members are reading: Why the company's window for strategic maneuvering has "
+      "collapsed after the backlash", "Damage control shapes next move",
+      "In response, the company amended its contract."]),
     ("underlined heading", "Overview\n========\nThe tool answers questions.",
      ["Overview", "The tool answers questions."]),
     ("title then blank", "Title Line\n\nBody starts here.", ["Title Line", "Body starts here."]),
