@@ -62,6 +62,22 @@ def test_the_packaged_reader_prefers_the_sentence_that_answers_over_one_on_the_t
         assert logits[0] > logits[1], (question, logits)
 
 
+def test_the_reader_keeps_the_word_pieces_of_recent_sentences_and_reads_the_same() -> None:
+    weights = JudgeModel.load().reader
+    assert weights is not None
+    fresh, cached = Reader(weights), Reader(weights, cache_size=3)
+    sentences = ["The bridge was opened to traffic in 1932.", "It crosses the river.", "Its span is 503 metres.",
+                 "The bridge crosses the river near the old harbour."]
+    first = cached("When was the bridge opened?", sentences[:3])
+    again = cached("When was the bridge opened?", sentences[:3])
+    assert np.array_equal(first, again) and np.allclose(first, fresh("When was the bridge opened?", sentences[:3]))
+    both = cached("When was the bridge opened?", [sentences[3], sentences[0], sentences[0]])
+    assert np.allclose(both, fresh("When was the bridge opened?", [sentences[3], sentences[0], sentences[0]]))
+    assert len(cached._pieces) == 3 and sentences[1] not in cached._pieces  # the least recently read left first
+    tok = fresh.warm()
+    assert cached.sentence_pieces(sentences) == [tok.encode(s, add_special_tokens=False).ids for s in sentences]
+
+
 def test_a_judge_model_is_saved_and_loaded_with_its_reader(tmp_path: Path) -> None:
     model = JudgeModel.load()
     assert model.reader is not None and model.recipe["reader"]["hidden"] == model.reader["table"].shape[1]
