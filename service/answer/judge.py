@@ -118,12 +118,13 @@ _STOP = re.compile(r"[.!?][\"'”’)\]]*$")
 
 
 def is_prose(sentence: str) -> bool:
-    """Whether a sentence can be said as an answer: at least ``MIN_WORDS`` words, ending like a sentence (or
-    long enough, on one line, to be one whose stop was lost), and not code or a table row (few of the characters
-    code and markup use). Headings, command lines, option tables and bare code are left out: they are never the
-    answer a reader wants quoted, and they crowd the sentences that are."""
+    """Whether a sentence can be said as an answer: at least ``MIN_WORDS`` words (or three that all say
+    something, like ``APT uses CMake.``, not ``Yes it is.``), ending like a sentence (or long enough, on one line,
+    to be one whose stop was lost), and not code or a table row (few of the characters code and markup use).
+    Headings, command lines, option tables and bare code are left out: they are never the answer a reader wants
+    quoted, and they crowd the sentences that are."""
     words = sentence.split()
-    if len(words) < MIN_WORDS:
+    if len(words) < MIN_WORDS and not (len(words) == 3 and len(tokenize(sentence)) == 3):
         return False
     if not _STOP.search(sentence.rstrip()) and (len(words) < 8 or "\n" in sentence.strip()):
         return False  # no stop: a heading, a command, or lines of code (a sentence wrapped over lines ends)
