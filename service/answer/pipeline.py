@@ -114,7 +114,10 @@ class AskPipeline:
         """How an answer's raw text is checked, while it streams and at its end: an LLM's markers resolve to the
         sentence of their passage the judge rates best for the answer sentence, and ``supported`` is the judge's.
         The extractive answerer's answer is cited by construction (:func:`cite_quotes`); read back as text, its
-        whole quoted sentences resolve by word overlap to themselves."""
+        whole quoted sentences resolve by word overlap to themselves. The rule is the configured answerer's: when
+        an LLM fails and the extractive fallback answers, the final answer is its quotes (:func:`cite_quotes`), and
+        the OpenAI stream, which releases text checked with this rule, holds everything back whenever a fallback
+        is configured (``CheckedStream(hold=True)``), so it never releases text checked by the wrong rule."""
         chunks = [p.chunk for p in passages]
         if isinstance(self.answerer, ExtractiveAnswerer):
             return functools.partial(check_citations, passages=chunks)
