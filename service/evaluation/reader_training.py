@@ -25,8 +25,7 @@ LEARNING_RATE = 1e-3
 WEIGHT_DECAY = 1e-4
 RECIPE = {"model": "decomposable attention over all-MiniLM-L6-v2 input embeddings (frozen), listwise with none",
           "hidden": HIDDEN, "epochs": EPOCHS, "batch": BATCH, "lr": LEARNING_RATE, "weight_decay": WEIGHT_DECAY,
-          "max_question": MAX_QUESTION, "max_sentence": MAX_SENTENCE,
-          "questions_read": "round(set weight) times an epoch (SQuAD 1, CLAPnq 4)"}
+          "max_question": MAX_QUESTION, "max_sentence": MAX_SENTENCE}
 
 
 @dataclass
@@ -156,10 +155,8 @@ def targets(example: Any) -> list[tuple[list[int], np.ndarray | None]]:
 
 
 def train(examples: Sequence[Any], found: Pieces, seed: int = 0, epochs: int = EPOCHS,
-          echo: Callable[[str], None] | None = None, weight: Callable[[Any], float] = lambda _: 1.0) -> Any:
-    """A reader trained on ``examples``, deterministic for a seed (single-threaded reductions aside). A question
-    of ``weight`` w is read round(w) times an epoch (``citeqa train-judge`` gives the logistic models' set
-    weights: a CLAPnq question counts 4 times, so its 399 questions are not drowned by SQuAD's 4,719). The
+          echo: Callable[[str], None] | None = None) -> Any:
+    """A reader trained on ``examples``, deterministic for a seed (single-threaded reductions aside); the
     questions of a batch are padded into one forward pass."""
     import torch
 
@@ -170,8 +167,7 @@ def train(examples: Sequence[Any], found: Pieces, seed: int = 0, epochs: int = E
     for e in examples:
         question, sentences = found.ids[e.id]
         for keep, labels in targets(e):
-            row = (question, [sentences[j] for j in keep], None if labels is None else labels[keep])
-            items += [row] * max(1, round(weight(e)))
+            items.append((question, [sentences[j] for j in keep], None if labels is None else labels[keep]))
     started = time.perf_counter()
     for epoch in range(epochs):
         order = np.random.RandomState(seed + epoch).permutation(len(items))

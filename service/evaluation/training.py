@@ -444,10 +444,10 @@ def read_out_of_fold(examples: Sequence[Example], seed: int,
     for fold in range(FOLDS):
         echo(f"reader, fold {fold + 1}/{FOLDS}:")
         reader = reader_training.train([e for e in examples if fold_of[(e.set, e.group)] != fold], found, seed,
-                                       echo=echo, weight=_weight)
+                                       echo=echo)
         logits.update(reader_training.logits(reader, found, [e for e in examples if fold_of[(e.set, e.group)] == fold]))
     echo("reader, all folds:")
-    final = reader_training.export(reader_training.train(examples, found, seed, echo=echo, weight=_weight))
+    final = reader_training.export(reader_training.train(examples, found, seed, echo=echo))
     return [replace(e, reader_logits=logits.get(e.id, {})).refeaturize() for e in examples], final
 
 
