@@ -13,10 +13,11 @@ Sentence boundaries (:func:`split_sentences`), in two steps:
    punctuation that starts a sentence and is followed by a line starting with a capital, like ``Installation``
    above ``Run pip install citeqa.``); a ``Key: value`` field line (``Metadata-Version: 2.4``); a table row
    (``| a | b |``); a line ending with ``:`` followed by one that does not start in lower case; and a line
-   longer than any hard wrap (over ``WRAP_MAX_CHARS``) without closing punctuation, followed by one starting
-   with a capital: text that is not hard-wrapped puts a paragraph or a title on each line (a web article's
-   ``Members are reading: Why ...`` teaser above its next section's title), so that line ends there. Any other
-   single line break is a wrapped line: the sentence goes on across it.
+   longer than usual hard wraps (over ``WRAP_MAX_CHARS``) without closing punctuation, followed by a title-like
+   line starting with a capital (or by any line starting with a capital, past ``UNWRAPPED_CHARS``): text that is
+   not hard-wrapped puts a paragraph or a title on each line (a web article's ``Members are reading: Why ...``
+   teaser above its next section's title), so that line ends there. Any other single line break is a wrapped
+   line: the sentence goes on across it.
 2. Inside a block, ``.``/``!``/``?``/``…`` (with any closing quotes or brackets) followed by whitespace and a
    capital letter, digit or opening quote (or by a line break and anything but a lower-case letter) ends a
    sentence, unless the word before the stop is a known abbreviation or a single initial (``U.S.``, ``Dr.``,
@@ -28,10 +29,10 @@ Lines of symbols only (``-----``, ``***``) are separators, never sentences. A sp
 ``text[start:end]`` is the sentence, surrounding whitespace excluded.
 
 Compared with pysbd 0.3.4 (``Segmenter(language="en", clean=False, char_span=True)``, its spans trimmed of
-whitespace) on the 52 cases of ``tests/sentence_cases.py`` (hard-wrapped lines, a capital or a number after a
+whitespace) on the 54 cases of ``tests/sentence_cases.py`` (hard-wrapped lines, a capital or a number after a
 wrap, blank lines, bullet/numbered/wrapped list items, Markdown, underlined and plain headings, field lines,
 abbreviations, initials, decimals, versions, e-mails, URLs, quotes, ellipses, CLAPnq's tokenisation), counting
-the cases whose sentences come out exactly right: this splitter 52/52, pysbd 41/52
+the cases whose sentences come out exactly right: this splitter 54/54, pysbd 41/54
 (``tests/test_sentence_cases.py`` measures it again where pysbd is installed). pysbd ends a sentence at every
 line break (the 4 wrapped-line cases), keeps list markers, ``#`` and underlines in sentences or splits a wrapped
 list item (6 cases), and keeps ``Take vitamin C. It helps.`` whole. In the first round (45 cases) this splitter
@@ -39,8 +40,9 @@ had 43 and pysbd 35: pysbd was right, and this splitter wrong, on an abbreviatio
 the U.S. He liked it``, ``Acme Inc. The deal``); those abbreviations now end a sentence when the next word is
 one that starts sentences (``He``, ``The``...), and the 6 cases added after that (``10 a.m. Please``,
 ``vitamin C. It``, ``U.S. Army``, ``et al. (2020)``, ``?!``, a sentence starting ``iOS``) are right too, as is
-the one added with the long-line rule (a web article's teaser line over a section title; pysbd gets it right
-too). This splitter was kept; pysbd is not a dependency.
+the three added with the long-line rule (a web article's teaser line over a section title, which pysbd gets
+right too; and two sentences wrapped at 120 columns, which it cuts at the line break). This splitter was kept;
+pysbd is not a dependency.
 
 Splitting a chunk's own text gives the chunk's sentences (the answerer, the judge and the sentence vectors split
 ``chunk.text``), except where a chunk would begin in the middle of a line (whose rest may read as a heading on
@@ -61,7 +63,7 @@ TokenCounter = Callable[[Sequence[str]], list[int]]
 
 # Changes whenever the same text would be cut into other sentences or chunks: part of Indexer.recipe, so that
 # documents chunked another way are chunked again by the next ingest.
-SPLITTER_VERSION = "sentences-3"
+SPLITTER_VERSION = "sentences-4"
 
 ABBREVIATIONS = {
     "mr", "mrs", "ms", "dr", "prof", "sr", "jr", "st", "vs", "e.g", "i.e", "inc", "ltd", "co",
@@ -102,7 +104,8 @@ _CLOSING_HASHES = re.compile(r"[ \t]+#+$")
 _INTERNAL_STOP = re.compile(r"[.!?…]['\"”’)\]]*\s")
 HEADING_MAX_CHARS = 80
 HEADING_MAX_WORDS = 10
-WRAP_MAX_CHARS = 100  # hard-wrapped text wraps at 72-80 characters: a longer line was not wrapped
+WRAP_MAX_CHARS = 100  # hard-wrapped text wraps at 72-80 characters (PDF lines and some files at up to ~120)
+UNWRAPPED_CHARS = 160  # no wrapping makes a line this long
 # a line ending with one of these is a sentence going on, never a heading
 _CONTINUING = {
     "a", "an", "the", "and", "or", "nor", "but", "of", "to", "in", "on", "at", "by", "for", "with", "from",
@@ -171,13 +174,19 @@ def _is_heading_line(line: str, starts_sentence: bool, following: str | None) ->
 
 def _is_unwrapped_line(line: str, following: str | None) -> bool:
     """A line of text that is not hard-wrapped, ending without punctuation before a line starting with a
-    capital: it ends there (a title or a teaser line of a web article), it does not go on across the break."""
+    capital: it ends there (a title or a teaser line of a web article), it does not go on across the break.
+    Text wrapped wider than usual (PDF lines, 120-column files) is told apart by what follows: over
+    ``WRAP_MAX_CHARS`` the next line must read as a title (short, no closing punctuation); only a line over
+    ``UNWRAPPED_CHARS``, which no wrapping makes, ends before any line starting with a capital."""
     stripped = line.strip()
-    if following is None or len(stripped) <= WRAP_MAX_CHARS or not _UPPER_START.match(following):
+    if following is None or len(stripped) <= WRAP_MAX_CHARS or not re.match(r"[ \t]*[A-ZÀ-ÖØ-Þ]", following):
         return False
     if _CLOSING.search(stripped) or stripped[-1] in "-–—(/&+,":
         return False
-    return stripped.split()[-1].lower() not in _CONTINUING
+    if stripped.split()[-1].lower() in _CONTINUING:
+        return False
+    title = following.strip()
+    return len(stripped) > UNWRAPPED_CHARS or (len(title) <= HEADING_MAX_CHARS and not _CLOSING.search(title))
 
 
 def _blocks(text: str) -> list[Span]:

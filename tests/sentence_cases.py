@@ -32,6 +32,16 @@ CASES: list[tuple[str, str, list[str]]] = [
      ["Altman called it sloppy.", "Members are reading: Why the company's window for strategic maneuvering has "
       "collapsed after the backlash", "Damage control shapes next move",
       "In response, the company amended its contract."]),
+    ("wrapped at 120 columns",
+     "The indexer reads every file of the folder once and keeps a checksum of each in its manifest, so that the\n"
+     "Next run can tell which files changed (the capital after the wrap is the file's own).",
+     ["The indexer reads every file of the folder once and keeps a checksum of each in its manifest, so that the\n"
+      "Next run can tell which files changed (the capital after the wrap is the file's own)."]),
+    ("wrapped at 120 columns before a bracket",
+     "A sentence wrapped by a typesetter at a width of well over a hundred characters goes on after the break\n"
+     "(Like this one) and ends here.",
+     ["A sentence wrapped by a typesetter at a width of well over a hundred characters goes on after the break\n"
+      "(Like this one) and ends here."]),
     ("underlined heading", "Overview\n========\nThe tool answers questions.",
      ["Overview", "The tool answers questions."]),
     ("title then blank", "Title Line\n\nBody starts here.", ["Title Line", "Body starts here."]),

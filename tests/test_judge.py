@@ -46,7 +46,8 @@ def test_only_prose_is_a_candidate() -> None:
     assert is_prose("Mailboxes in /var/mail are owned and writable by group mail, as is explained in Debian Policy.")
     assert is_prose("when did beyonce become popular in the late 1990s as lead singer")  # long enough, no stop
     assert is_prose("It is the name\n    of the compression algorithm designed by Igor Pavlov for 7-Zip.")  # wrapped
-    assert is_prose("APT uses CMake.")  # three words that all say something
+    for three in ("APT uses CMake.", "Node.js uses V8.", "Requests supports HTTP/2."):  # three words that all say
+        assert is_prose(three), three  # something (a word may be more than one token)
     for line in ("Installing Requests and Supported Versions", "$ python -m pip install requests", "config = {",
                  "ninja -t browse --port=8000 --no-browser mytarget", "Yes it is.", "Inspired by J.S.", "Usage: apt",
                  "Rules-Requires-Root: no | binary-targets | <implementations-keywords>",

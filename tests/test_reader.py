@@ -30,6 +30,24 @@ def test_the_numpy_reader_computes_what_the_torch_module_trained() -> None:
     assert read(weights, [7592], []).shape == (0,)
 
 
+def test_questions_padded_into_one_batch_read_as_each_does_alone() -> None:
+    import torch
+
+    examples = [example(), example(answerable=False)]
+    found = reader_training.pieces(examples)
+    torch.manual_seed(5)
+    module = reader_training.build(found.embeddings, found.rarity)
+    weights = reader_training.export(module)
+    question, sentences = found.ids[examples[0].id]
+    rows = [(*found.ids[e.id], None) for e in examples] + [(question[:2], sentences[:1], None)]  # shorter, fewer
+    q, q_mask, s, mask, present, wanted = reader_training.padded(rows)
+    with torch.no_grad():
+        together = module.batched(q, q_mask, s, mask).numpy()
+    for i, (one_question, its_sentences, _) in enumerate(rows):
+        assert np.allclose(together[i, :len(its_sentences)], read(weights, one_question, its_sentences), atol=1e-4)
+        assert int(present[i].sum()) == len(its_sentences) and bool(wanted[i, -1])
+
+
 def test_training_targets_the_gold_sentences_and_none_without_them() -> None:
     (asked, gold), (withheld, none) = reader_training.targets(example())
     assert asked == list(range(len(example().candidates.items))) and gold is not None and gold.max() == 1.0

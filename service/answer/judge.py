@@ -124,7 +124,7 @@ def is_prose(sentence: str) -> bool:
     Headings, command lines, option tables and bare code are left out: they are never the answer a reader wants
     quoted, and they crowd the sentences that are."""
     words = sentence.split()
-    if len(words) < MIN_WORDS and not (len(words) == 3 and len(tokenize(sentence)) == 3):
+    if len(words) < MIN_WORDS and not (len(words) == 3 and all(tokenize(word) for word in words)):
         return False
     if not _STOP.search(sentence.rstrip()) and (len(words) < 8 or "\n" in sentence.strip()):
         return False  # no stop: a heading, a command, or lines of code (a sentence wrapped over lines ends)

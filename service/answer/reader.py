@@ -26,7 +26,7 @@ import numpy as np
 
 MAX_QUESTION = 32  # word pieces read of a question
 MAX_SENTENCE = 64  # of a sentence
-SENTENCE_CACHE = 50_000  # sentences whose word pieces a Reader keeps (~25 MB at most)
+SENTENCE_CACHE = 20_000  # sentences whose word pieces a Reader keeps (~1 KB each with its text: ~20-50 MiB)
 LAYERS = ("compare_1", "compare_2", "out_1", "out_2")
 
 
