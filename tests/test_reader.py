@@ -14,7 +14,7 @@ from service.evaluation import reader_training
 from tests.test_training import example
 
 
-def test_the_numpy_reader_computes_what_the_torch_module_trained() -> None:
+def test_the_numpy_reader_computes_what_the_torch_module_reads_in_a_padded_batch() -> None:
     import torch
 
     examples = [example(), example(answerable=False)]
@@ -22,30 +22,18 @@ def test_the_numpy_reader_computes_what_the_torch_module_trained() -> None:
     torch.manual_seed(3)
     module = reader_training.build(found.embeddings, found.rarity)
     weights = reader_training.export(module)
-    for e in examples:
-        question, sentences = found.ids[e.id]
-        with torch.no_grad():
-            expected = module(*reader_training.batch(question, sentences)).numpy()
-        assert np.allclose(read(weights, question, sentences), expected, atol=1e-4)
-    assert read(weights, [7592], []).shape == (0,)
-
-
-def test_questions_padded_into_one_batch_read_as_each_does_alone() -> None:
-    import torch
-
-    examples = [example(), example(answerable=False)]
-    found = reader_training.pieces(examples)
-    torch.manual_seed(5)
-    module = reader_training.build(found.embeddings, found.rarity)
-    weights = reader_training.export(module)
     question, sentences = found.ids[examples[0].id]
     rows = [(*found.ids[e.id], None) for e in examples] + [(question[:2], sentences[:1], None)]  # shorter, fewer
     q, q_mask, s, mask, present, wanted = reader_training.padded(rows)
     with torch.no_grad():
-        together = module.batched(q, q_mask, s, mask).numpy()
+        together = module(q, q_mask, s, mask).numpy()
+        alone = [module(*reader_training.padded([row])[:4]).numpy()[0] for row in rows]
     for i, (one_question, its_sentences, _) in enumerate(rows):
-        assert np.allclose(together[i, :len(its_sentences)], read(weights, one_question, its_sentences), atol=1e-4)
+        expected = read(weights, one_question, its_sentences)
+        assert np.allclose(together[i, :len(its_sentences)], expected, atol=1e-4)
+        assert np.allclose(alone[i], expected, atol=1e-4)
         assert int(present[i].sum()) == len(its_sentences) and bool(wanted[i, -1])
+    assert read(weights, [7592], []).shape == (0,)
 
 
 def test_training_targets_the_gold_sentences_and_none_without_them() -> None:

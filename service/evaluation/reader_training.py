@@ -61,7 +61,8 @@ def pieces(examples: Sequence[Any]) -> Pieces:
 
 
 def build(embeddings: Any, rarity: np.ndarray) -> Any:
-    """The torch module; its forward is :func:`service.answer.reader.read`'s (tests check they agree)."""
+    """The torch module; its forward reads the questions of :func:`padded` as :func:`service.answer.reader.read`
+    reads each one (tests check they agree)."""
     import torch
 
     class Reader(torch.nn.Module):
@@ -77,11 +78,7 @@ def build(embeddings: Any, rarity: np.ndarray) -> Any:
             self.out_2 = torch.nn.Linear(HIDDEN, 1)
             self.none = torch.nn.Parameter(torch.tensor(0.0))
 
-        def forward(self, q: Any, s: Any, mask: Any) -> Any:
-            """One question: q (Lq,) piece ids; s (C, Ls) piece ids with mask (C, Ls) -> (C,) logits."""
-            return self.batched(q[None], torch.ones_like(q, dtype=torch.bool)[None], s[None], mask[None])[0]
-
-        def batched(self, q: Any, q_mask: Any, s: Any, mask: Any) -> Any:
+        def forward(self, q: Any, q_mask: Any, s: Any, mask: Any) -> Any:
             """Questions padded together: q (B, Lq) with q_mask; s (B, C, Ls) with mask -> (B, C) logits (a padded
             question piece weighs nothing; a padded candidate's logit is meaningless)."""
             relu = torch.relu
@@ -103,21 +100,8 @@ def build(embeddings: Any, rarity: np.ndarray) -> Any:
     return Reader()
 
 
-def batch(question: list[int], sentences: list[list[int]]) -> tuple[Any, Any, Any]:
-    """One question's tensors for ``forward``."""
-    import torch
-
-    width = max(len(s) for s in sentences)
-    s = torch.zeros(len(sentences), width, dtype=torch.long)
-    mask = torch.zeros(len(sentences), width, dtype=torch.bool)
-    for i, ids in enumerate(sentences):
-        s[i, :len(ids)] = torch.tensor(ids)
-        mask[i, :len(ids)] = True
-    return torch.tensor(question), s, mask
-
-
 def padded(rows: Sequence[tuple[list[int], list[list[int]], np.ndarray | None]]) -> tuple[Any, ...]:
-    """Questions for ``batched``, each (question pieces, its candidates' pieces, labels or None for "none"):
+    """Questions for the module's forward, each (question pieces, its candidates' pieces, labels or None for "none"):
     q, q_mask, s, mask, the candidates' mask (B, C) and the wanted answers (B, C + 1), "none" last."""
     import torch
 
@@ -173,7 +157,7 @@ def train(examples: Sequence[Any], found: Pieces, seed: int = 0, epochs: int = E
         order = np.random.RandomState(seed + epoch).permutation(len(items))
         for start in range(0, len(order), BATCH):
             q, q_mask, s, mask, present, wanted = padded([items[i] for i in order[start:start + BATCH]])
-            every = torch.cat([reader.batched(q, q_mask, s, mask).masked_fill(~present, -1e4),
+            every = torch.cat([reader(q, q_mask, s, mask).masked_fill(~present, -1e4),
                                reader.none.expand(len(q), 1)], 1)
             loss = -(torch.logsumexp(every.masked_fill(~wanted, -1e4), 1) - torch.logsumexp(every, 1)).mean()
             optimiser.zero_grad()
@@ -189,12 +173,14 @@ def logits(reader: Any, found: Pieces, examples: Sequence[Any]) -> dict[str, dic
     import torch
 
     out: dict[str, dict[str, float]] = {}
+    read = [e for e in examples if found.ids[e.id][1]]
     with torch.no_grad():
-        for e in examples:
-            question, sentences = found.ids[e.id]
-            if sentences:
-                values = reader(*batch(question, sentences)).numpy()
-                out[e.id] = {c.text: float(v) for c, v in zip(e.candidates.items, values, strict=True)}
+        for start in range(0, len(read), BATCH):
+            part = read[start:start + BATCH]
+            values = reader(*padded([(*found.ids[e.id], None) for e in part])[:4]).numpy()
+            for e, row in zip(part, values, strict=True):
+                items = e.candidates.items
+                out[e.id] = {c.text: float(v) for c, v in zip(items, row[:len(items)], strict=True)}
     return out
 
 
