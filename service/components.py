@@ -13,7 +13,7 @@ from ingest.indexing import Indexer
 from ingest.models import ModelError
 from service.answer.answering import Answerer, build_answerer
 from service.answer.condense import Condenser, build_condenser
-from service.answer.judge import Judge
+from service.answer.judge import Judge, JudgeModel
 from service.answer.pipeline import AskPipeline
 from service.answer.retrieval import Retriever
 from service.errors import ConfigError
@@ -64,11 +64,21 @@ def build_embedder(settings: Settings) -> LocalEmbedder:
         raise ConfigError(str(exc)) from None
 
 
+def load_judge_model(settings: Settings) -> JudgeModel:
+    """The judge's model: ``settings.judge_model``, else the packaged one. One that is missing or was fitted on
+    other features is a :class:`~service.errors.ConfigError`."""
+    try:
+        return JudgeModel.load(settings.judge_model)
+    except (OSError, ValueError, KeyError) as exc:
+        where = settings.judge_model or "the packaged judge model"
+        raise ConfigError(f"cannot load {where}: {exc}") from None
+
+
 def build(settings: Settings, embedder: LocalEmbedder | None = None) -> Components:
     """Build every part for ``settings``; pass ``embedder`` to share an already loaded model."""
     embedder = embedder or build_embedder(settings)
     search = build_search(settings, embedder)
-    judge = Judge()
+    judge = Judge(load_judge_model(settings))
     answerer = build_answerer(settings, judge.model)
     fallback = None
     if settings.llm_fallback == "extractive" and not settings.uses_extractive:

@@ -98,6 +98,11 @@ class Settings(BaseSettings):
     )
     prompts_dir: Path = Field(default=PROJECT_ROOT / "prompts", description="Folder of the prompt templates.")
 
+    judge_model: Path | None = Field(
+        default=None,
+        description="The judge of answers' model file (its reader beside it), as `citeqa train-judge --out` writes "
+        "it. Unset: the packaged service/answer/judge_model.json.",
+    )
     judge_refuse_threshold: float | None = Field(
         default=None, ge=0, le=1,
         description="The extractive answerer refuses when the judge's probability that the passages answer the "

@@ -69,6 +69,12 @@ def test_the_packaged_model_loads_with_its_recipe() -> None:
     assert 0 < model.sentence_threshold < 1 and 0 < model.refuse_threshold < 1
     recipe = model.recipe
     assert recipe["name"] and recipe["feature_version"] and recipe["sets"] and recipe["encoder"]
+    # the answerable model reads the question features its file names, and no others
+    data = model.to_json()
+    assert JudgeModel.from_json(data).answerable.names == tuple(data["answerable"]["features"])
+    data["answerable"]["features"] = ["bias", "moon_phase"]
+    with pytest.raises(ValueError, match="moon_phase"):
+        JudgeModel.from_json(data)
 
 
 def test_quotes_are_cited_by_construction() -> None:
@@ -212,12 +218,31 @@ def test_train_judge_on_a_tiny_sample(tmp_path: Path, monkeypatch: pytest.Monkey
     questions.write_text("\n".join(json.dumps(q) for q in lines
                                    if all(e["doc"] in located for e in q["evidence"])) + "\n")
     out = tmp_path / "model.json"
-    result = CliRunner().invoke(main, ["train-judge", "--set", f"tiny={corpus},{questions}", "--out", str(out),
-                                       "--data-dir", str(tmp_path / "store"), "--report", str(tmp_path / "r.json")])
+    command = ["train-judge", "--set", f"tiny={corpus},{questions}", "--out", str(out),
+               "--data-dir", str(tmp_path / "store"), "--report", str(tmp_path / "r.json"),
+               "--cache", str(tmp_path / "cache")]
+    result = CliRunner().invoke(main, command)
     assert result.exit_code == 0, result.output
     model = JudgeModel.load(out)
     assert model.recipe["sets"][0]["name"] == "tiny" and "citation precision" in result.output
+    assert model.answerable.names == tuple(model.recipe["answerable_features"]) == judge.ANSWERABLE_FEATURES
     assert json.loads((tmp_path / "r.json").read_text())["tiny"]["questions"] > 10
+    assert "reader, fold 1/5" in result.output and "reusing" not in result.output
+
+    # again from the cache: the candidates and the readers are reused, and the model is the same
+    again = CliRunner().invoke(main, command[:3] + ["--out", str(tmp_path / "again.json")] + command[5:])
+    assert again.exit_code == 0, again.output
+    assert "readers: reusing" in again.output and "reader, fold" not in again.output
+    reused = JudgeModel.load(tmp_path / "again.json")
+    assert reused.to_json() == model.to_json()
+    assert all(np.array_equal(reused.reader[k], model.reader[k]) for k in model.reader.arrays)  # type: ignore[index]
+
+    # the service serves a model trained this way when told to, and says so when it is missing
+    from service.components import load_judge_model
+    from service.errors import ConfigError
+
+    assert load_judge_model(make_settings(tmp_path, judge_model=out)).to_json() == model.to_json()
+    with pytest.raises(ConfigError, match="missing.json"):
+        load_judge_model(make_settings(tmp_path, judge_model=tmp_path / "missing.json"))
     bad = CliRunner().invoke(main, ["train-judge", "--set", "nonsense"])
     assert bad.exit_code == 2 and "NAME=CORPUS,QUESTIONS" in bad.output
-    _ = make_settings  # the fixtures' settings helper stays the one way to build settings

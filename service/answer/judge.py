@@ -278,9 +278,9 @@ def features(question: str, question_vector: np.ndarray, passages: Sequence[Pass
 
 QUESTION_FEATURES = ("bias", "p1", "p2", "logit_p1", "logit_gap", "p_sum", "cos_s", "cos_p", "lex_s", "lex_p",
                      "doc_share", "cos_s_gap", "cos_p_gap", "rarest_missing", "best_doc_missing")
-# what the answerable model reads: the ones that held up on held-out folds of both sets (evals/README.md)
+# what the answerable model reads by default: the ones that held up on held-out folds of both sets
+# (evals/README.md); a model file names its own, any of QUESTION_FEATURES
 ANSWERABLE_FEATURES = ("bias", "cos_s", "p2", "cos_s_gap", "cos_p_gap")
-_ANSWERABLE_COLUMNS = [QUESTION_FEATURES.index(name) for name in ANSWERABLE_FEATURES]
 CONFIDENCE_FEATURES = (*QUESTION_FEATURES, "logit_answerable")
 
 
@@ -308,9 +308,9 @@ def question_features(candidates: Candidates, probabilities: np.ndarray) -> np.n
     ], dtype=np.float32)
 
 
-def answerable_row(row: np.ndarray) -> np.ndarray:
-    """The columns of a :func:`question_features` row (or rows) that the answerable model reads."""
-    return row[..., _ANSWERABLE_COLUMNS]
+def answerable_row(row: np.ndarray, names: Sequence[str] = ANSWERABLE_FEATURES) -> np.ndarray:
+    """The columns ``names`` of a :func:`question_features` row (or rows): what the answerable model reads."""
+    return row[..., [QUESTION_FEATURES.index(name) for name in names]]
 
 
 def _logit(p: float) -> float:
@@ -369,7 +369,7 @@ class JudgeModel:
         """(each candidate's probability, the probability that the question is answerable, the confidence)."""
         probabilities = self.sentence.predict(candidates.rows)
         row = question_features(candidates, probabilities)
-        answerable = float(self.answerable.predict(answerable_row(row)[None, :])[0])
+        answerable = float(self.answerable.predict(answerable_row(row, self.answerable.names)[None, :])[0])
         confidence = float(self.confidence.predict(np.append(row, _logit(answerable))[None, :])[0])
         return probabilities, answerable, confidence
 
@@ -385,7 +385,7 @@ class JudgeModel:
         if str(data.get("feature_version")) != FEATURE_VERSION:
             raise ValueError("the judge model was fitted on another version of the features")
         return cls(Linear.from_json(data["sentence"], FEATURES),
-                   Linear.from_json(data["answerable"], ANSWERABLE_FEATURES),
+                   Linear.from_json(data["answerable"], _answerable_names(data["answerable"])),
                    Linear.from_json(data["confidence"], CONFIDENCE_FEATURES),
                    float(data["sentence_threshold"]), float(data["refuse_threshold"]), dict(data.get("recipe", {})),
                    float(data.get("answer_confidence", ANSWER_CONFIDENCE)))
@@ -405,6 +405,13 @@ class JudgeModel:
         if not reader_file(path).is_file():
             raise ValueError(f"the judge model's reader {reader_file(path).name} is missing; run `citeqa train-judge`")
         return replace(model, reader=ReaderWeights.load(reader_file(path)))
+
+
+def _answerable_names(data: dict[str, Any]) -> tuple[str, ...]:
+    names = tuple(data.get("features", ()))
+    if "bias" not in names or not set(names) <= set(QUESTION_FEATURES):
+        raise ValueError(f"the judge model's answerable model reads unknown features {list(names)}")
+    return names
 
 
 def reader_file(model_file: Path) -> Path:

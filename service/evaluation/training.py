@@ -228,11 +228,12 @@ def fit(examples: Sequence[Example], recipe: dict[str, Any]) -> JudgeModel:
     abstaining = [e for e, keep in zip(with_candidates, _abstention_mask(with_candidates, recipe), strict=True) if keep]
     a_rows = np.vstack([question_features(e.candidates, sentence.predict(e.candidates.rows)) for e in abstaining])
     # balanced: answerable and unanswerable questions weigh the same in each set
-    answerable = fit_logistic(answerable_row(a_rows), np.asarray([float(e.answerable) for e in abstaining]),
-                              np.asarray([_weight(e) for e in abstaining]) * _balance(abstaining),
-                              ANSWERABLE_FEATURES)
+    names = tuple(recipe.get("answerable_features") or ANSWERABLE_FEATURES)
+    answerable = fit_logistic(answerable_row(a_rows, names), np.asarray([float(e.answerable) for e in abstaining]),
+                              np.asarray([_weight(e) for e in abstaining]) * _balance(abstaining), names)
     q_rows = np.vstack([question_features(e.candidates, sentence.predict(e.candidates.rows)) for e in base])
-    logits = np.log(np.clip(p := answerable.predict(answerable_row(q_rows)), 1e-6, 1 - 1e-6) / np.clip(1 - p, 1e-6, 1))
+    p = np.clip(answerable.predict(answerable_row(q_rows, names)), 1e-6, 1 - 1e-6)
+    logits = np.log(p / (1 - p))
     best_gold = np.asarray([float(e.answerable and e.labels[int(np.argmax(sentence.predict(e.candidates.rows)))] > 0)
                             for e in base])
     confidence = fit_logistic(np.column_stack([q_rows, logits]).astype(np.float32), best_gold,
@@ -433,22 +434,52 @@ def fold_report(folded: dict[str, list[tuple[Example, Decision]]]) -> dict[str, 
 
 
 # --- the reader --------------------------------------------------------------------------------------------------
-def read_out_of_fold(examples: Sequence[Example], seed: int,
-                     echo: Callable[[str], None]) -> tuple[list[Example], ReaderWeights]:
+def read_out_of_fold(examples: Sequence[Example], seed: int, echo: Callable[[str], None],
+                     cache: Path | None = None) -> tuple[list[Example], ReaderWeights]:
     """The examples with their reader features, each from the reader fitted on the other folds (so the models
     stacked on them, and the fold figures, see only held-out reader scores), and the reader fitted on all of
-    them, which the packaged judge reads with."""
-    found = reader_training.pieces(examples)
-    fold_of = folds(examples)
-    logits: dict[str, dict[str, float]] = {}
-    for fold in range(FOLDS):
-        echo(f"reader, fold {fold + 1}/{FOLDS}:")
-        reader = reader_training.train([e for e in examples if fold_of[(e.set, e.group)] != fold], found, seed,
-                                       echo=echo)
-        logits.update(reader_training.logits(reader, found, [e for e in examples if fold_of[(e.set, e.group)] == fold]))
-    echo("reader, all folds:")
-    final = reader_training.export(reader_training.train(examples, found, seed, echo=echo))
+    them, which the packaged judge reads with. With ``cache`` (a folder), the readers' outputs are kept there
+    under a key of everything they are trained from (:func:`reader_key`) and reused: refitting the logistic
+    models then takes a minute, not fifteen."""
+    kept = cache / f"reader-{reader_key(examples, seed)}.pkl" if cache is not None else None
+    if kept is not None and kept.is_file():
+        echo(f"readers: reusing {kept}")
+        saved = pickle.loads(kept.read_bytes())
+        logits, final = saved["logits"], ReaderWeights(saved["weights"])
+    else:
+        found = reader_training.pieces(examples)
+        fold_of = folds(examples)
+        logits = {}
+        for fold in range(FOLDS):
+            echo(f"reader, fold {fold + 1}/{FOLDS}:")
+            reader = reader_training.train([e for e in examples if fold_of[(e.set, e.group)] != fold], found, seed,
+                                           echo=echo)
+            logits.update(reader_training.logits(reader, found,
+                                                 [e for e in examples if fold_of[(e.set, e.group)] == fold]))
+        echo("reader, all folds:")
+        final = reader_training.export(reader_training.train(examples, found, seed, echo=echo))
+        if kept is not None:
+            kept.parent.mkdir(parents=True, exist_ok=True)
+            temporary = kept.with_suffix(".tmp")
+            temporary.write_bytes(pickle.dumps({"logits": logits, "weights": final.arrays}))
+            temporary.replace(kept)
     return [replace(e, reader_logits=logits.get(e.id, {})).refeaturize() for e in examples], final
+
+
+def reader_key(examples: Sequence[Example], seed: int) -> str:
+    """A digest of what the readers are trained from: the recipe, the seed, the folds, the reader's code, and each
+    question with its candidates, labels and passages (what :func:`reader_training.targets` reads)."""
+    from service.answer import reader
+
+    digest = hashlib.sha256()
+    for source in (reader_training.__file__, reader.__file__):
+        digest.update(Path(source).read_bytes())
+    digest.update(repr((sorted(reader_training.RECIPE.items()), seed, FOLDS)).encode())
+    for e in examples:
+        digest.update(repr((e.id, e.set, e.group, e.question, e.answerable, e.gold, e.retrieved,
+                            [(c.passage, c.text) for c in e.candidates.items])).encode())
+        digest.update(e.labels.astype(np.float32).tobytes())
+    return digest.hexdigest()[:16]
 
 
 # --- the command -------------------------------------------------------------------------------------------------
@@ -462,6 +493,7 @@ class TrainRequest:
     seed: int = 0
     abstention_sets: tuple[str, ...] = ("clapnq", "squad2" + WITHHELD)
     withheld_sets: tuple[str, ...] = ("squad2",)  # sets whose gold passages are withheld (withhold_gold)
+    answerable_features: tuple[str, ...] = ANSWERABLE_FEATURES  # what the answerable model reads
 
 
 def train(settings: Any, request: TrainRequest, echo: Callable[[str], None] = print) -> dict[str, Any]:
@@ -479,7 +511,7 @@ def train(settings: Any, request: TrainRequest, echo: Callable[[str], None] = pr
             cache.parent.mkdir(parents=True, exist_ok=True)
             cache.write_bytes(pickle.dumps(found))
         examples += found
-    examples, reader = read_out_of_fold(examples, request.seed, echo)
+    examples, reader = read_out_of_fold(examples, request.seed, echo, request.cache)
     examples += withhold_gold(examples, request.withheld_sets)
     from ingest.chunking import SPLITTER_VERSION
     from ingest.loaders import LOADER_VERSION
@@ -492,6 +524,7 @@ def train(settings: Any, request: TrainRequest, echo: Callable[[str], None] = pr
              "count": sum(e.set == name for e in examples), "limit": request.limit}
             for name, _, questions in request.sets],
         "abstention_sets": list(request.abstention_sets), "withheld_sets": list(request.withheld_sets),
+        "answerable_features": list(request.answerable_features),
         "k": request.k, "folds": FOLDS, "l2": L2,
         "seed": request.seed, "retrieval_mode": settings.retrieval_mode, "encoder": settings.encoder,
         "embedding_model": settings.embedding_model, "chunk_max_tokens": settings.chunk_max_tokens,
