@@ -278,9 +278,10 @@ def features(question: str, question_vector: np.ndarray, passages: Sequence[Pass
 
 QUESTION_FEATURES = ("bias", "p1", "p2", "logit_p1", "logit_gap", "p_sum", "cos_s", "cos_p", "lex_s", "lex_p",
                      "doc_share", "cos_s_gap", "cos_p_gap", "rarest_missing", "best_doc_missing")
-# what the answerable model reads by default: the ones that held up on held-out folds of both sets
-# (evals/README.md); a model file names its own, any of QUESTION_FEATURES
-ANSWERABLE_FEATURES = ("bias", "cos_s", "p2", "cos_s_gap", "cos_p_gap")
+# what the answerable model reads by default: the best sentence's cosine and probability and the margins to the
+# second-best sentence and passage, chosen on held-out folds and real documents (evals/README.md); a model file
+# names its own, any of QUESTION_FEATURES
+ANSWERABLE_FEATURES = ("bias", "cos_s", "p1", "cos_s_gap", "cos_p_gap")
 CONFIDENCE_FEATURES = (*QUESTION_FEATURES, "logit_answerable")
 
 
