@@ -45,7 +45,7 @@ MIN_WORDS = 4
 # giving even when the passages as a whole look unlike answering ones (a short question about one long sentence).
 ANSWER_CONFIDENCE = 0.8
 SUPPORTED = 0.5  # an LLM's answer sentence is supported when its best cited sentence rates at least this
-FEATURE_VERSION = "3"  # bump when features() changes: a model file fitted on other features is refused
+FEATURE_VERSION = "4"  # bump when features() changes: a model file fitted on other features is refused
 
 Span = tuple[int, int]
 
@@ -147,7 +147,8 @@ _NUMBER = re.compile(r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|el
                      r"fifty|hundred|thousand|million|billion|dozen|half|several)\b", re.IGNORECASE)
 _TIME = re.compile(r"\b(1\d{3}|20\d{2})s?\b|\b(january|february|march|april|may|june|july|august|september|"
                    r"october|november|december|century|centuries|decade|monday|tuesday|wednesday|thursday|friday|"
-                   r"saturday|sunday|ago|era|age|period)\b", re.IGNORECASE)
+                   r"saturday|sunday|ago|era|age|period|spring|summer|autumn|winter|morning|evening|night|midnight|"
+                   r"noon|daily|weekly|monthly|yearly|annually|hourly)\b", re.IGNORECASE)
 _REASON = re.compile(r"\b(because|due to|since|as a result|so that|in order to|led to|leads to|caused|causes|"
                      r"result of|reason)\b", re.IGNORECASE)
 _CAPITAL = re.compile(r"(?<=\S\s)([A-Z][\w'-]+)")
