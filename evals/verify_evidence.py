@@ -1,10 +1,13 @@
-"""Check a question set against its documents without running any answering code (evals/heldout, heldout2).
+"""Check a question set against its documents without running any answering code (evals/heldout, heldout2, ...).
 
 For every answerable question, each evidence "text" must occur exactly once, verbatim, in the text citeqa's
 loaders give for that document (``ingest.loaders.load_path``); for .txt files also in the file's own content.
 Also checks the record format, unique ids, that unanswerable questions carry no answers or evidence and, when
 the set names the kinds of its unanswerable questions (look-alike, off-topic), that those ids are exactly the
-unanswerable ones. Each set's own ``verify_evidence.py`` calls :func:`verify` with its folder.
+unanswerable ones: a set's ``kinds.json`` gives the first and last number of each kind's ids, e.g.
+``{"look-alike": [57, 72], "off-topic": [73, 80]}`` for ``heldout3-057`` ... ``heldout3-080``.
+
+Run from the repository root: ``.venv/bin/python evals/verify_evidence.py evals/heldout3``
 """
 
 from __future__ import annotations
@@ -72,3 +75,19 @@ def verify(root: Path, kinds: dict[str, set[str]] | None = None) -> int:
         return 1
     print("OK: every evidence text occurs verbatim in the text citeqa reads from its document")
     return 0
+
+
+def kinds_of(root: Path) -> dict[str, set[str]] | None:
+    """The ids of each kind of unanswerable question named in ``root``/kinds.json (None without one)."""
+    path = root / "kinds.json"
+    if not path.is_file():
+        return None
+    ranges = json.loads(path.read_text(encoding="utf-8"))
+    return {kind: {f"{root.name}-{n:03d}" for n in range(first, last + 1)} for kind, (first, last) in ranges.items()}
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2 or not (Path(sys.argv[1]) / "questions.jsonl").is_file():
+        sys.exit("usage: verify_evidence.py SET_FOLDER (a folder with questions.jsonl and docs/)")
+    folder = Path(sys.argv[1]).resolve()
+    sys.exit(verify(folder, kinds_of(folder)))
