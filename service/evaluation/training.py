@@ -226,7 +226,7 @@ def fit(examples: Sequence[Example], recipe: dict[str, Any]) -> JudgeModel:
     # each question weighs the same whatever its number of candidates (times its set's weight)
     weights = np.concatenate([np.full(len(e.labels), _weight(e) / len(e.labels)) for e in base])
     sentence = fit_logistic(rows, labels, weights * len(base) / max(1e-9, weights.sum()), FEATURES)
-    abstaining = [e for e, keep in zip(with_candidates, _abstention_mask(with_candidates, recipe), strict=True) if keep]
+    abstaining = in_sets(with_candidates, recipe.get("abstention_sets"))
     a_rows = np.vstack([question_features(e.candidates, sentence.predict(e.candidates.rows)) for e in abstaining])
     # balanced: answerable and unanswerable questions weigh the same in each set
     names = tuple(recipe.get("answerable_features") or ANSWERABLE_FEATURES)
@@ -241,20 +241,14 @@ def fit(examples: Sequence[Example], recipe: dict[str, Any]) -> JudgeModel:
                               np.asarray([_weight(e) for e in base]), CONFIDENCE_FEATURES)
     model = JudgeModel(sentence, answerable, confidence, 0.5, 0.5, recipe)
     refuse_threshold = choose_refuse_threshold(abstaining, model)
-    saying = [e for e, keep in zip(base, _set_mask(base, recipe.get("sentence_sets")), strict=True) if keep]
-    sentence_threshold = choose_sentence_threshold(saying, model, refuse_threshold)
+    sentence_threshold = choose_sentence_threshold(in_sets(base, recipe.get("sentence_sets")), model, refuse_threshold)
     return JudgeModel(sentence, answerable, confidence, sentence_threshold, refuse_threshold, recipe)
 
 
-def _abstention_mask(examples: Sequence[Example], recipe: dict[str, Any]) -> np.ndarray:
-    return _set_mask(examples, recipe.get("abstention_sets"))
-
-
-def _set_mask(examples: Sequence[Example], names: Sequence[str] | None) -> np.ndarray:
-    """Which examples belong to the sets ``names`` (all of them when none is named or present)."""
+def in_sets(examples: Sequence[Example], names: Sequence[str] | None) -> list[Example]:
+    """The examples of the sets ``names`` (all of them when none is named or present)."""
     wanted = set(names or ())
-    mask = np.asarray([e.set in wanted for e in examples])
-    return mask if mask.any() else np.ones(len(examples), dtype=bool)
+    return [e for e in examples if e.set in wanted] or list(examples)
 
 
 def _balance(examples: Sequence[Example]) -> np.ndarray:
