@@ -215,22 +215,26 @@ def test_train_judge_on_a_tiny_sample(tmp_path: Path, monkeypatch: pytest.Monkey
             if json.loads(line)["id"] in docs or len(docs) < 0]
     corpus.write_text("\n".join(kept[:30]) + "\n")
     located = {json.loads(line)["id"] for line in kept[:30]}
-    questions.write_text("\n".join(json.dumps(q) for q in lines
-                                   if all(e["doc"] in located for e in q["evidence"])) + "\n")
+    asked = [json.dumps(q) for q in lines if all(e["doc"] in located for e in q["evidence"])]
+    questions.write_text("\n".join(asked[:20]) + "\n")
+    more = tmp_path / "more" / "questions.jsonl"  # the same set's other questions, from another file
+    more.parent.mkdir()
+    more.write_text("\n".join(asked[20:]) + "\n")
     out = tmp_path / "model.json"
-    command = ["train-judge", "--set", f"tiny={corpus},{questions}", "--out", str(out),
-               "--data-dir", str(tmp_path / "store"), "--report", str(tmp_path / "r.json"),
+    command = ["train-judge", "--set", f"tiny={corpus},{questions}", "--set", f"tiny={corpus},{more}",
+               "--out", str(out), "--data-dir", str(tmp_path / "store"), "--report", str(tmp_path / "r.json"),
                "--cache", str(tmp_path / "cache")]
     result = CliRunner().invoke(main, command)
     assert result.exit_code == 0, result.output
     model = JudgeModel.load(out)
-    assert model.recipe["sets"][0]["name"] == "tiny" and "citation precision" in result.output
+    assert [(s["name"], s["count"]) for s in model.recipe["sets"]] == [("tiny", 20), ("tiny", len(asked) - 20)]
+    assert "citation precision" in result.output and len(list((tmp_path / "cache").glob("tiny-*.pkl"))) == 2
     assert model.answerable.names == tuple(model.recipe["answerable_features"]) == judge.ANSWERABLE_FEATURES
     assert json.loads((tmp_path / "r.json").read_text())["tiny"]["questions"] > 10
     assert "reader, fold 1/5" in result.output and "reusing" not in result.output
 
     # again from the cache: the candidates and the readers are reused, and the model is the same
-    again = CliRunner().invoke(main, command[:3] + ["--out", str(tmp_path / "again.json")] + command[5:])
+    again = CliRunner().invoke(main, command[:5] + ["--out", str(tmp_path / "again.json")] + command[7:])
     assert again.exit_code == 0, again.output
     assert "readers: reusing" in again.output and "reader, fold" not in again.output
     reused = JudgeModel.load(tmp_path / "again.json")

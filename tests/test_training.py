@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from ingest.chunking import split_sentences
 from ingest.models import Chunk
 from service.answer.judge import FEATURES, Candidates
 from service.answer.retrieval import Passage
-from service.evaluation.training import WITHHELD, Example, withhold_gold
+from service.evaluation.inputs import EvalQuestion, Evidence
+from service.evaluation.training import WITHHELD, Example, document_groups, folds, withhold_gold
 
 ANSWER = "The lighthouse was designed by Alan Stevenson. It was lit in 1844."
 TOPIC = "The lighthouse stands on a reef. Storms often cut it off from the shore."
@@ -50,3 +53,18 @@ def test_only_named_sets_are_withheld_and_nothing_when_no_passage_would_remain()
     alone = example()
     alone.passages = alone.passages[:1]
     assert [e.answerable for e in withhold_gold([alone], ["squad2"])] == [True]  # only the question as asked
+
+
+def test_a_folder_corpus_folds_by_the_document_that_answers() -> None:
+    """Questions on the same document of a folder corpus are held out together; an unanswerable question (which
+    names no document) on its own; the same file name in two corpora is two documents."""
+    def asked(id: str, doc: str | None) -> EvalQuestion:
+        return EvalQuestion(id, "q?", [], [Evidence(doc, "x")] if doc else [], doc is not None, 1)
+
+    groups = document_groups([asked("a1", "xz.txt"), asked("a2", "xz.txt"), asked("a3", "zlib.md"),
+                              asked("u1", None)], "realdocs")
+    assert groups == {"a1": "realdocs:xz.txt", "a2": "realdocs:xz.txt", "a3": "realdocs:zlib.md", "u1": "u1"}
+    assert document_groups([asked("b1", "xz.txt")], "heldout") == {"b1": "heldout:xz.txt"}
+    examples = [replace(example(), id=id, set="docs", group=group) for id, group in groups.items()]
+    fold_of = folds(examples)
+    assert fold_of[("docs", "realdocs:xz.txt")] in range(5) and len(set(fold_of.values())) == 3

@@ -1,13 +1,16 @@
 """``citeqa train-judge``: fit the judge of answers (:mod:`service.answer.judge`) from question sets with gold
 sentences.
 
-1. Each question set (the format of ``citeqa eval``: SQuAD 2.0's training subset, CLAPnq's public questions) is
-   ingested into its evaluation collection and every question retrieved exactly as ``POST /ask`` does (top
-   ``k`` passages, hybrid), with the vectors the passages carry; a candidate sentence is gold when it overlaps
-   a gold evidence sentence.
-2. Folds: SQuAD by article, every other set by question (a hash of its id), so no article is both fitted and
-   scored. Each fold's model is fitted on the other folds and scores the held-out one; the thresholds are chosen
-   on the fitted folds' own predictions. The fold figures (:func:`fold_report`) are what evals/README.md reports.
+1. Each question set (the format of ``citeqa eval``: SQuAD 2.0's training subset, CLAPnq's public questions, and
+   ``docs``: the questions written on documents collected on this machine, ``evals/realdocs``, ``heldout``,
+   ``heldout2`` and ``heldout3``, a set of several corpora) is ingested into its evaluation collection and every
+   question retrieved exactly as ``POST /ask`` does (top ``k`` passages, hybrid), with the vectors the passages
+   carry; a candidate sentence is gold when it overlaps a gold evidence sentence.
+2. Folds: SQuAD by article, a folder of documents by the document that holds the answer (an unanswerable
+   question by itself), every other set by question (a hash of its id), so no article or document is both
+   fitted and scored. Each fold's model is fitted on the other folds and scores the held-out one; the
+   thresholds are chosen on the fitted folds' own predictions. The fold figures (:func:`fold_report`) are what
+   evals/README.md reports.
 3. The model written (``service/answer/judge_model.json``) is fitted on everything, with the same seed and settings.
 
 Logistic regression by Newton's method with an L2 penalty: deterministic, a second or two for ~150k sentences.
@@ -120,6 +123,12 @@ def article_groups(questions: Sequence[Any]) -> dict[str, str]:
     return out
 
 
+def document_groups(questions: Sequence[Any], corpus_name: str) -> dict[str, str]:
+    """The document of each question of a folder corpus (``corpus_name:doc``): its first evidence document's, or
+    (an unanswerable question, which names none) its own id."""
+    return {q.id: f"{corpus_name}:{q.evidence[0].doc}" if q.evidence else q.id for q in questions}
+
+
 def collect(settings: Any, corpus_path: Path, questions_path: Path, name: str, k: int,
             limit: int | None = None, progress: Callable[[int, int], None] | None = None) -> list[Example]:
     """Retrieve every question of a set as ``POST /ask`` does and turn its passages into candidates."""
@@ -130,7 +139,9 @@ def collect(settings: Any, corpus_path: Path, questions_path: Path, name: str, k
     questions = harness.load_questions(questions_path)
     corpus = harness.load_corpus(corpus_path)
     gold = harness.locate_gold(questions, corpus)
-    groups = article_groups(questions) if name == "squad2" else {q.id: q.id for q in questions}
+    groups = (article_groups(questions) if name == "squad2" else
+              document_groups(questions, questions_path.parent.name) if corpus_path.is_dir() else
+              {q.id: q.id for q in questions})
     chosen = harness.sample(questions, limit, seed=0)
     # the corpus's evaluation collection, as `citeqa eval` ingests it; retrieval only (no judge is loaded)
     settings = settings.model_copy(update={"collection": collection_name(corpus, settings)})
@@ -505,17 +516,21 @@ def train(settings: Any, request: TrainRequest, echo: Callable[[str], None] = pr
     """Collect, cross-validate, fit on everything, write the model; returns the fold report."""
     started = time.perf_counter()
     examples: list[Example] = []
+    counts: list[int] = []
     for name, corpus, questions in request.sets:
-        cache = request.cache / f"{name}-{request.k}-{request.limit}.pkl" if request.cache else None
+        # a set may span several corpora (docs): kept by its questions file's content too
+        key = hashlib.sha256(questions.read_bytes()).hexdigest()[:8]
+        cache = request.cache / f"{name}-{key}-{request.k}-{request.limit}.pkl" if request.cache else None
         if cache is not None and cache.is_file():
-            examples += [e.refeaturize() for e in load_cached(cache.read_bytes())]
-            continue
-        echo(f"{name}: retrieving and judging the questions of {questions} ...")
-        found = collect(settings, corpus, questions, name, request.k, request.limit, _bar(name))
-        if cache is not None:
-            cache.parent.mkdir(parents=True, exist_ok=True)
-            cache.write_bytes(pickle.dumps(found))
+            found = [e.refeaturize() for e in load_cached(cache.read_bytes())]
+        else:
+            echo(f"{name}: retrieving and judging the questions of {questions} ...")
+            found = collect(settings, corpus, questions, name, request.k, request.limit, _bar(name))
+            if cache is not None:
+                cache.parent.mkdir(parents=True, exist_ok=True)
+                cache.write_bytes(pickle.dumps(found))
         examples += found
+        counts.append(len(found))
     examples, reader = read_out_of_fold(examples, request.seed, echo, request.cache)
     examples += withhold_gold(examples, request.withheld_sets)
     from ingest.chunking import SPLITTER_VERSION
@@ -525,9 +540,8 @@ def train(settings: Any, request: TrainRequest, echo: Callable[[str], None] = pr
     recipe = {
         "name": "features+logistic", "feature_version": FEATURE_VERSION, "sets": [
             {"name": name, "questions": f"{questions.parent.name}/{questions.name}",
-             "sha256": hashlib.sha256(questions.read_bytes()).hexdigest()[:16],
-             "count": sum(e.set == name for e in examples), "limit": request.limit}
-            for name, _, questions in request.sets],
+             "sha256": hashlib.sha256(questions.read_bytes()).hexdigest()[:16], "count": count, "limit": request.limit}
+            for (name, _, questions), count in zip(request.sets, counts, strict=True)],
         "abstention_sets": list(request.abstention_sets), "withheld_sets": list(request.withheld_sets),
         "answerable_features": list(request.answerable_features), "sentence_sets": list(request.sentence_sets),
         "k": request.k, "folds": FOLDS, "l2": L2,
