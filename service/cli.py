@@ -190,11 +190,22 @@ def eval_command(corpus: Path, questions: Path, out: Path, retrieval: str | None
 
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared"
+EVALS = Path(__file__).resolve().parent.parent / "evals"
+# what the packaged judge is fitted on: SQuAD 2.0's subset and CLAPnq's public questions (../shared), and "docs", the
+# questions written on documents collected on this machine (a set over four corpora; evals/heldout4 is kept out: it
+# is the blind check)
+TRAINING_SETS = (
+    f"squad2={SHARED / 'train/squad2/corpus.jsonl'},{SHARED / 'train/squad2/questions.jsonl'}",
+    f"clapnq={SHARED / 'eval/clapnq/corpus.jsonl'},{SHARED / 'eval/clapnq/questions.jsonl'}",
+    *(f"docs={EVALS / name / 'docs'},{EVALS / name / 'questions.jsonl'}"
+      for name in ("realdocs", "heldout", "heldout2", "heldout3")),
+)
 
 
 @main.command(name="train-judge")
 @click.option("--set", "sets", multiple=True, metavar="NAME=CORPUS,QUESTIONS",
-              help="A question set with gold sentences (repeatable). Default: squad2 and clapnq from ../shared.")
+              help="A question set with gold sentences (repeatable; a name given twice is one set over two corpora). "
+                   "Default: squad2 and clapnq from ../shared, docs from evals/.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Where to write the model (default: the packaged service/answer/judge_model.json).")
 @click.option("--report", type=click.Path(dir_okay=False, path_type=Path), default=None,
@@ -215,8 +226,7 @@ def train_judge(sets: tuple[str, ...], out: Path | None, report: Path | None, li
     from service.evaluation import harness, training
 
     parsed = []
-    for spec in sets or (f"squad2={SHARED / 'train/squad2/corpus.jsonl'},{SHARED / 'train/squad2/questions.jsonl'}",
-                         f"clapnq={SHARED / 'eval/clapnq/corpus.jsonl'},{SHARED / 'eval/clapnq/questions.jsonl'}"):
+    for spec in sets or TRAINING_SETS:
         name, _, files = spec.partition("=")
         corpus, _, questions = files.partition(",")
         if not name or not corpus or not questions:

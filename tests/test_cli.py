@@ -60,3 +60,16 @@ def test_help_is_fast(tmp_path: Path) -> None:
     result = citeqa("--help", data_dir=tmp_path / "store")
     assert result.returncode == 0 and "ingest" in result.stdout and "serve" in result.stdout
     assert time.monotonic() - started < 5  # generous for a loaded CI machine; the benchmark measures it
+
+
+def test_train_judge_by_default_reads_our_documents_but_never_the_blind_set() -> None:
+    """``citeqa train-judge`` with no --set fits on SQuAD, CLAPnq and "docs" (four folders of documents collected
+    here, with their questions, all in the repository); evals/heldout4 stays out: it is the blind check."""
+    from service.cli import TRAINING_SETS
+
+    names = [spec.partition("=")[0] for spec in TRAINING_SETS]
+    assert names == ["squad2", "clapnq", "docs", "docs", "docs", "docs"]
+    for spec in TRAINING_SETS[2:]:
+        corpus, _, questions = spec.partition("=")[2].partition(",")
+        assert Path(corpus).is_dir() and Path(questions).is_file(), spec
+    assert not any("heldout4" in spec for spec in TRAINING_SETS)
