@@ -506,9 +506,9 @@ class TrainRequest:
     abstention_sets: tuple[str, ...] = ("clapnq", "squad2" + WITHHELD)
     withheld_sets: tuple[str, ...] = ("squad2",)  # sets whose gold passages are withheld (withhold_gold)
     answerable_features: tuple[str, ...] = ANSWERABLE_FEATURES  # what the answerable model reads
-    # the sets the sentence threshold is chosen on (all when empty). ("squad2",), whose gold is the sentence that
-    # answers, chooses 0.8 (the best sentence alone, nearly always): CLAPnq's annotators mark 2.7 sentences a
-    # question, and its recall would fall 0.355 -> 0.215 (evals/README.md)
+    # the sets the sentence threshold is chosen on (all when empty). With SQuAD and docs, whose gold is the one
+    # sentence that answers, beside CLAPnq (2.7 sentences a question) it is 0.65: one sentence an answer
+    # (evals/README.md); with squad2 and clapnq only it was 0.25, two sentences an answer
     sentence_sets: tuple[str, ...] = ()
 
 
