@@ -192,8 +192,8 @@ def eval_command(corpus: Path, questions: Path, out: Path, retrieval: str | None
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared"
 EVALS = Path(__file__).resolve().parent.parent / "evals"
 # what the packaged judge is fitted on: SQuAD 2.0's subset and CLAPnq's public questions (../shared), and "docs", the
-# questions written on documents collected on this machine (a set over four corpora; evals/heldout4 is kept out: it
-# is the blind check)
+# questions written on documents collected on this machine (a set over four corpora; evals/heldout4 and heldout5 are
+# kept out: they are the blind checks)
 TRAINING_SETS = (
     f"squad2={SHARED / 'train/squad2/corpus.jsonl'},{SHARED / 'train/squad2/questions.jsonl'}",
     f"clapnq={SHARED / 'eval/clapnq/corpus.jsonl'},{SHARED / 'eval/clapnq/questions.jsonl'}",
