@@ -211,7 +211,7 @@ TRAINING_SETS = (
 @click.option("--report", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the fold figures (JSON) here too.")
 @click.option("--limit", type=click.IntRange(min=10), default=None,
-              help="Use N questions of each set (a quick run: CI trains on a tiny sample).")
+              help="Use N questions of each questions file (a quick run: CI trains on a tiny sample).")
 @click.option("-k", "--k", type=click.IntRange(min=1, max=20), default=5, show_default=True,
               help="Passages retrieved per question, as POST /ask retrieves them.")
 @click.option("--cache", type=click.Path(file_okay=False, path_type=Path), default=None,

@@ -44,6 +44,7 @@ from service.answer.judge import (
 )
 from service.answer.reader import ReaderWeights
 from service.evaluation import reader_training, scores
+from service.evaluation.inputs import EvalInputError
 from service.evaluation.report import fmt
 
 log = logging.getLogger(__name__)
@@ -51,8 +52,8 @@ log = logging.getLogger(__name__)
 FOLDS = 5
 L2 = 1.0
 MAX_SENTENCES = 4
-SET_WEIGHT = {"squad2": 1.0}  # per-question weight by set; others (CLAPnq) get DEFAULT_WEIGHT
-DEFAULT_WEIGHT = 4.0  # CLAPnq's 399 questions against SQuAD's 4,719: about as much say as the other set
+SET_WEIGHT = {"squad2": 1.0}  # per-question weight by set; others (CLAPnq, docs) get DEFAULT_WEIGHT
+DEFAULT_WEIGHT = 4.0  # CLAPnq's 399 questions (docs' 321) against SQuAD's 4,719: about as much say as SQuAD
 
 
 @dataclass
@@ -61,7 +62,7 @@ class Example:
 
     id: str
     set: str  # the question set's name
-    group: str  # fold group: the article for SQuAD, the question for others
+    group: str  # fold group: the article for SQuAD, the document for a folder corpus, the question for others
     question: str
     answerable: bool
     answers: list[str]
@@ -369,8 +370,8 @@ def choose_sentence_threshold(examples: Sequence[Example], model: JudgeModel, re
 
 
 def folds(examples: Sequence[Example]) -> dict[tuple[str, str], int]:
-    """The fold of each (set, group): a set's groups (SQuAD's articles, others' questions) in sorted order, dealt
-    round-robin, so the folds are as even as the groups allow."""
+    """The fold of each (set, group): a set's groups (SQuAD's articles, a folder's documents, others' questions)
+    in sorted order, dealt round-robin, so the folds are as even as the groups allow."""
     out: dict[tuple[str, str], int] = {}
     for name in sorted({e.set for e in examples}):
         groups = sorted({e.group for e in examples if e.set == name},
@@ -518,8 +519,8 @@ def train(settings: Any, request: TrainRequest, echo: Callable[[str], None] = pr
     examples: list[Example] = []
     counts: list[int] = []
     for name, corpus, questions in request.sets:
-        # a set may span several corpora (docs): kept by its questions file's content too
-        key = hashlib.sha256(questions.read_bytes()).hexdigest()[:8]
+        # a set may span several corpora (docs): kept by the corpus's path and the questions file's content too
+        key = hashlib.sha256(str(corpus.resolve()).encode() + questions.read_bytes()).hexdigest()[:8]
         cache = request.cache / f"{name}-{key}-{request.k}-{request.limit}.pkl" if request.cache else None
         if cache is not None and cache.is_file():
             found = [e.refeaturize() for e in load_cached(cache.read_bytes())]
@@ -531,6 +532,11 @@ def train(settings: Any, request: TrainRequest, echo: Callable[[str], None] = pr
                 cache.write_bytes(pickle.dumps(found))
         examples += found
         counts.append(len(found))
+    seen: set[tuple[str, str]] = set()
+    for e in examples:  # the readers' outputs and the folds know a question by its set and id
+        if (e.set, e.id) in seen:
+            raise EvalInputError(f"question id {e.id!r} appears twice in the set {e.set!r}")
+        seen.add((e.set, e.id))
     examples, reader = read_out_of_fold(examples, request.seed, echo, request.cache)
     examples += withhold_gold(examples, request.withheld_sets)
     from ingest.chunking import SPLITTER_VERSION
