@@ -18,6 +18,7 @@ Writes ``evals/results/cross-encoder-fold<N>.json`` (per held-out question: each
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import random
 import sys
@@ -38,10 +39,17 @@ COSINE = FEATURES.index("cos_s")
 
 
 def load(cache: Path) -> list[Example]:
+    """The questions of ``citeqa train-judge``'s default sets, from its ``--cache`` files (k = 5, no limit), with
+    today's candidates (re-read as train-judge re-reads them)."""
+    from service.cli import TRAINING_SETS
+
     examples: list[Example] = []
-    for file in sorted(cache.glob("*-5-None.pkl")):
-        examples += [e.refeaturize() for e in load_cached(file.read_bytes())]  # today's candidates, as train-judge's
-    return [e for e in examples if len(e.candidates.items)]
+    for spec in TRAINING_SETS:
+        name, _, files = spec.partition("=")
+        corpus, _, questions = (Path(part) for part in files.partition(","))
+        key = hashlib.sha256(str(corpus.resolve()).encode() + questions.read_bytes()).hexdigest()[:8]
+        examples += [e.refeaturize() for e in load_cached((cache / f"{name}-{key}-5-None.pkl").read_bytes())]
+    return examples
 
 
 def context(example: Example, i: int) -> str:
@@ -84,8 +92,9 @@ def main() -> None:
     torch.manual_seed(args.seed)
     torch.set_num_threads(2)
     examples = load(args.cache)
-    fold_of = folds(examples)
-    train = [e for e in examples if fold_of[(e.set, e.group)] != args.fold and not e.set.endswith("-withheld")]
+    fold_of = folds(examples)  # before any question is left out, as train-judge deals them
+    examples = [e for e in examples if len(e.candidates.items)]
+    train = [e for e in examples if fold_of[(e.set, e.group)] != args.fold]
     held = [e for e in examples if fold_of[(e.set, e.group)] == args.fold and e.answerable]
     if args.held:
         held = [e for name in sorted({e.set for e in held}) for e in [x for x in held if x.set == name][: args.held]]
@@ -102,7 +111,7 @@ def main() -> None:
         return head(body(**encoded).last_hidden_state[:, 0]).squeeze(-1)
 
     todo = pairs(train, random.Random(args.seed))
-    steps = len(todo) // args.batch
+    steps = max(1, len(todo) // args.batch)
     optimizer = torch.optim.AdamW(parameters, lr=args.lr, weight_decay=0.01)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(1.0, (s + 1) / (0.1 * steps))
                                                  * max(0.0, 1 - s / steps))
