@@ -18,7 +18,6 @@ Writes ``evals/results/cross-encoder-fold<N>.json`` (per held-out question: each
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import random
 import sys
@@ -32,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 from ingest.chunking import split_sentences  # noqa: E402
 from service.answer.judge import FEATURES  # noqa: E402
-from service.evaluation.training import Example, folds, load_cached  # noqa: E402
+from service.evaluation.training import Example, cache_file, folds, load_cached  # noqa: E402
 
 MAX_LENGTH = 128
 COSINE = FEATURES.index("cos_s")
@@ -47,8 +46,8 @@ def load(cache: Path) -> list[Example]:
     for spec in TRAINING_SETS:
         name, _, files = spec.partition("=")
         corpus, _, questions = (Path(part) for part in files.partition(","))
-        key = hashlib.sha256(str(corpus.resolve()).encode() + questions.read_bytes()).hexdigest()[:8]
-        examples += [e.refeaturize() for e in load_cached((cache / f"{name}-{key}-5-None.pkl").read_bytes())]
+        kept = cache_file(cache, name, corpus, questions.read_bytes(), 5, None)
+        examples += [e.refeaturize() for e in load_cached(kept.read_bytes())]
     return examples
 
 

@@ -513,15 +513,23 @@ class TrainRequest:
     sentence_sets: tuple[str, ...] = ()
 
 
+def cache_file(cache: Path, name: str, corpus: Path, questions: bytes, k: int, limit: int | None) -> Path:
+    """Where ``--cache`` keeps a question file's retrieved candidates: by set name and a digest of the corpus's path
+    and the questions (a set may span several corpora, like docs), ``k`` and ``limit``."""
+    key = hashlib.sha256(str(corpus.resolve()).encode() + questions).hexdigest()[:8]
+    return cache / f"{name}-{key}-{k}-{limit}.pkl"
+
+
 def train(settings: Any, request: TrainRequest, echo: Callable[[str], None] = print) -> dict[str, Any]:
     """Collect, cross-validate, fit on everything, write the model; returns the fold report."""
     started = time.perf_counter()
     examples: list[Example] = []
     counts: list[int] = []
+    digests: list[str] = []
     for name, corpus, questions in request.sets:
-        # a set may span several corpora (docs): kept by the corpus's path and the questions file's content too
-        key = hashlib.sha256(str(corpus.resolve()).encode() + questions.read_bytes()).hexdigest()[:8]
-        cache = request.cache / f"{name}-{key}-{request.k}-{request.limit}.pkl" if request.cache else None
+        asked = questions.read_bytes()
+        digests.append(hashlib.sha256(asked).hexdigest()[:16])
+        cache = cache_file(request.cache, name, corpus, asked, request.k, request.limit) if request.cache else None
         if cache is not None and cache.is_file():
             found = [e.refeaturize() for e in load_cached(cache.read_bytes())]
         else:
@@ -546,8 +554,8 @@ def train(settings: Any, request: TrainRequest, echo: Callable[[str], None] = pr
     recipe = {
         "name": "features+logistic", "feature_version": FEATURE_VERSION, "sets": [
             {"name": name, "questions": f"{questions.parent.name}/{questions.name}",
-             "sha256": hashlib.sha256(questions.read_bytes()).hexdigest()[:16], "count": count, "limit": request.limit}
-            for (name, _, questions), count in zip(request.sets, counts, strict=True)],
+             "sha256": digest, "count": count, "limit": request.limit}
+            for (name, _, questions), count, digest in zip(request.sets, counts, digests, strict=True)],
         "abstention_sets": list(request.abstention_sets), "withheld_sets": list(request.withheld_sets),
         "answerable_features": list(request.answerable_features), "sentence_sets": list(request.sentence_sets),
         "k": request.k, "folds": FOLDS, "l2": L2,
