@@ -9,7 +9,7 @@ import pytest
 
 from ingest.chunking import split_sentences
 from service.answer.citations import MARKER, Quote, cite_quotes
-from service.answer.extractive import ExtractiveAnswerer
+from service.answer.extractive import ExtractiveAnswerer, spoken
 from service.answer.judge import Judge, Judgement
 from service.answer.prompts import REFUSAL
 from service.answer.retrieval import Passage
@@ -78,7 +78,7 @@ def test_an_answer_quotes_whole_source_sentences_at_their_exact_spans(
         assert isinstance(piece, Quote)
         chunk = passages[piece.passage].chunk
         said = MARKER.sub("", str(piece)).strip()
-        assert said == chunk.text[piece.start:piece.end]  # verbatim, the whole sentence
+        assert said == spoken(chunk.text[piece.start:piece.end])  # the whole sentence, word for word
         assert (piece.start, piece.end) in split_sentences(chunk.text)
         assert str(piece).endswith(f" [{piece.passage + 1}]")  # followed by its passage's marker
     assert "Each zebra has its own unique pattern of stripes. [3]" in "".join(pieces)
@@ -168,3 +168,27 @@ def test_a_sources_own_bracketed_numbers_do_not_read_as_markers(fake: HashingEmb
     assert checked.citations[0].quote == text[pieces[0].start:pieces[0].end]
     assert checked.citations[0].start == 100 + pieces[0].start
     assert re.findall(r"\[\d+\]", checked.text) == ["[1]"]
+
+
+def test_a_wrapped_manual_page_sentence_is_said_on_one_line_and_quoted_verbatim(
+        fake: HashingEmbedder, judge: Judge) -> None:
+    text = ("Each  zebra has its own unique  pattern of stripes, a trait inher\u2010\n       ited from its par\u00ad\n"
+            "       ents and self-\n       evident at birth.  Zebras live in herds on the open savanna.")
+    passage = make_passage(fake, text, "zebra.7", start=40)
+    judgement = judged(fake, judge, STRIPES, [passage])
+    pieces = list(answerer(judge, refuse_threshold=0.0, max_sentences=1).stream(STRIPES, [passage], judgement))
+    said = ("Each zebra has its own unique pattern of stripes, a trait inherited from its parents and self-evident "
+            "at birth. [1]")
+    assert pieces == [said]
+    checked = cite_quotes(pieces, [passage.chunk])
+    assert checked.text == said and checked.sentences[0].text == said[:-4]
+    assert checked.citations[0].quote == text[:text.index("birth.") + 6]  # the source as it stands
+    assert checked.citations[0].start == 40
+
+
+def test_spoken_joins_lines_and_words_a_line_end_split_and_changes_nothing_else() -> None:
+    assert spoken("  a  b\n\t c ") == "a b c"
+    assert spoken("de\u2010\n   vice and soft\u00ad\n  ware") == "device and software"
+    assert spoken("built-\n   in, well-known") == "built-in, well-known"  # an ASCII hyphen may be the word's own
+    assert spoken("ends with a dash -\n next line") == "ends with a dash - next line"
+    assert spoken("Python 3.10+. [sic]") == "Python 3.10+. [sic]"

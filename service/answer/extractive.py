@@ -13,16 +13,33 @@ and how likely the best of them does (the confidence). Then:
 
 Each piece it yields is a :class:`Quote`: the text said and the exact span of the passage it comes from, so its
 citation is that span by construction (:func:`service.answer.citations.cite_quotes`), never re-resolved by word overlap.
+The text said is the sentence's words as they stand, on one line (:func:`spoken`: a manual page's justified spacing
+and line-end hyphenation undone); the citation's quote is the span verbatim.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 
 from service.answer.citations import MARKER, Quote
 from service.answer.judge import Candidate, Judgement, JudgeModel
 from service.answer.prompts import REFUSAL
 from service.answer.retrieval import Passage
+
+
+# a word a manual page hyphenated at a line's end (groff's U+2010 hyphen, or a soft hyphen): one word again
+_SPLIT_WORD = re.compile(r"(?<=\w)[\u2010\u00ad][ \t]*\n\s*(?=\w)")
+# an ASCII hyphen at a line's end may be the word's own ("built-\n in"): kept, the line joined after it
+_HYPHEN_AT_END = re.compile(r"(?<=\w-)[ \t]*\n\s*(?=\w)")
+
+
+def spoken(sentence: str) -> str:
+    """A source sentence as an answer says it: its words joined by single spaces (wrapped lines and justified
+    spacing undone) and words hyphenated at a line's end joined. Nothing else changes: no word is added,
+    dropped or reordered."""
+    joined = _HYPHEN_AT_END.sub("", _SPLIT_WORD.sub("", sentence))
+    return " ".join(joined.split())
 
 
 def choose(keys: Sequence[tuple[str, int, float]], best: int, threshold: float, max_sentences: int) -> list[int]:
@@ -64,9 +81,10 @@ class ExtractiveAnswerer:
 
 
 def pieces(chosen: Sequence[Candidate]) -> Iterator[Quote]:
-    """The answer, a sentence at a time: each chosen sentence verbatim, followed by its passage's marker."""
+    """The answer, a sentence at a time: each chosen sentence's words (:func:`spoken`), followed by its passage's
+    marker."""
     for index, candidate in enumerate(chosen):
         # a source sentence's own bracketed numbers (footnotes) must not read as our markers
-        text = MARKER.sub("", candidate.text)
+        text = spoken(MARKER.sub("", candidate.text))
         yield Quote(("" if index == 0 else " ") + f"{text} [{candidate.passage + 1}]",
                     candidate.passage, candidate.start, candidate.end)
