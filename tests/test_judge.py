@@ -15,7 +15,17 @@ from ingest.embedding import LocalEmbedder
 from ingest.models import Chunk, Document
 from service.answer.citations import Quote, cite_quotes
 from service.answer.extractive import choose
-from service.answer.judge import FEATURES, Judge, JudgeModel, features, is_prose, question_type, rarity, stem
+from service.answer.judge import (
+    FEATURES,
+    Judge,
+    JudgeModel,
+    features,
+    header_fields,
+    is_prose,
+    question_type,
+    rarity,
+    stem,
+)
 from service.answer.retrieval import Passage
 from tests.conftest import SEED_QUESTION, UNANSWERABLE, make_parts, make_settings
 from tests.servers import LiveServer
@@ -51,9 +61,39 @@ def test_only_prose_is_a_candidate() -> None:
     for line in ("Installing Requests and Supported Versions", "$ python -m pip install requests", "config = {",
                  "ninja -t browse --port=8000 --no-browser mytarget", "Yes it is.", "Inspired by J.S.", "Usage: apt",
                  "Rules-Requires-Root: no | binary-targets | <implementations-keywords>",
+                 "┌──────────┬───────────┐\n       │Interface │ Pool      │\n       ├──────────┼───────────┤\n"
+                 "       │/dev/random │ Blocking pool. │",
                  "try:\n    shell = shellingham.detect_shell()\nexcept shellingham.ShellDetectionFailure:\n"
                  "    shell = provide_default()"):
         assert not is_prose(line), line
+
+
+METADATA = """Metadata-Version: 2.1
+Name: pysbd
+Version: 0.3.4
+Author: Nipun Sadvilkar
+Classifier: Programming Language :: Python :: 3
+Classifier: Topic :: Text Processing
+Requires-Dist: pytest; extra == "test"
+Requires-Dist: ruff; extra == "test"
+Requires-Python: >=3
+Description-Content-Type: text/markdown
+
+pysbd splits text into sentences.
+
+Usage: pysbd
+"""
+
+
+def test_the_fields_of_a_header_block_are_candidates_but_not_its_lists_nor_a_lone_field() -> None:
+    from ingest.chunking import split_sentences
+
+    sentences = [METADATA[a:b] for a, b in split_sentences(METADATA)]
+    fields = {sentences[i] for i in header_fields(sentences)}
+    assert {"Author: Nipun Sadvilkar", "Requires-Python: >=3", "Version: 0.3.4"} <= fields
+    assert not any(line.startswith(("Classifier", "Requires-Dist")) for line in fields)  # keys given twice: lists
+    assert "Usage: pysbd" not in fields and not is_prose("Usage: pysbd")  # alone, a field reads like a command
+    assert not header_fields(["Note: this is one line.", "Usage: apt", "Some prose follows here."])
 
 
 def test_choose_says_the_best_and_what_clears_the_threshold_of_its_document_in_order() -> None:
@@ -123,6 +163,10 @@ def test_features_read_the_vectors_the_passages_carry(embedder: LocalEmbedder) -
     found = features("What pattern do zebras have?", embedder.embed(["What pattern do zebras have?"])[0], [passage])
     assert [c.text for c in found.items] == ["Each zebra has its own pattern of black and white stripes."]
     assert found.rows.shape == (1, len(FEATURES))
+    header = passage_of(embedder, METADATA)
+    found = features("Who wrote pysbd?", embedder.embed(["Who wrote pysbd?"])[0], [header])
+    said = {c.text: row[FEATURES.index("field")] for c, row in zip(found.items, found.rows, strict=True)}
+    assert said["Author: Nipun Sadvilkar"] == 1.0 and said["pysbd splits text into sentences."] == 0.0
     with pytest.raises(ValueError, match="no sentence vectors"):
         features("x", np.zeros(384, np.float32), [Passage(chunk=passage.chunk, score=1.0)])
 

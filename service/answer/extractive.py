@@ -27,7 +27,6 @@ from service.answer.judge import Candidate, Judgement, JudgeModel
 from service.answer.prompts import REFUSAL
 from service.answer.retrieval import Passage
 
-
 # a word a manual page hyphenated at a line's end (groff's U+2010 hyphen, or a soft hyphen): one word again
 _SPLIT_WORD = re.compile(r"(?<=\w)[\u2010\u00ad][ \t]*\n\s*(?=\w)")
 # an ASCII hyphen at a line's end may be the word's own ("built-\n in"): kept, the line joined after it

@@ -45,7 +45,7 @@ MIN_WORDS = 4
 # giving even when the passages as a whole look unlike answering ones (a short question about one long sentence).
 ANSWER_CONFIDENCE = 0.8
 SUPPORTED = 0.5  # an LLM's answer sentence is supported when its best cited sentence rates at least this
-FEATURE_VERSION = "4"  # bump when features() changes: a model file fitted on other features is refused
+FEATURE_VERSION = "5"  # bump when features() changes: a model file fitted on other features is refused
 
 Span = tuple[int, int]
 
@@ -115,26 +115,61 @@ def coverage(wanted: dict[str, float], found: set[str]) -> float:
 
 _CODE_CHARS = frozenset("{}[]<>=|$\\`*#;~^")
 _STOP = re.compile(r"[.!?][\"'”’)\]]*$")
+_ASKS = re.compile(r"\?[\"'”’)\]]*$")
 
 
 def is_prose(sentence: str) -> bool:
     """Whether a sentence can be said as an answer: at least ``MIN_WORDS`` words (or three that all say
-    something, like ``APT uses CMake.``, not ``Yes it is.``), ending like a sentence (or long enough, on one line,
-    to be one whose stop was lost), and not code or a table row (few of the characters code and markup use).
+    something, like ``APT uses CMake.``, not ``Yes it is.``), not a question, ending like a sentence (or long
+    enough, on one line, to be one whose stop was lost), and not code or a table row (few of the characters code
+    and markup use, and none of the box-drawing lines of a table a manual page draws).
     Headings, command lines, option tables and bare code are left out: they are never the answer a reader wants
     quoted, and they crowd the sentences that are."""
     words = sentence.split()
+    if _ASKS.search(sentence.rstrip()):
+        return False  # a question (a FAQ's, a heading's) never answers one: no gold sentence of any set is one
     if len(words) < MIN_WORDS and not (len(words) == 3 and all(tokenize(word) for word in words)):
         return False
     if not _STOP.search(sentence.rstrip()) and (len(words) < 8 or "\n" in sentence.strip()):
         return False  # no stop: a heading, a command, or lines of code (a sentence wrapped over lines ends)
     visible = [char for char in sentence if not char.isspace()]
-    return sum(char in _CODE_CHARS for char in visible) <= 0.05 * len(visible)
+    return sum(char in _CODE_CHARS or "\u2500" <= char <= "\u257f" for char in visible) <= 0.05 * len(visible)
+
+
+# a `Key: value` line of a header block (package metadata, a control file, mail headers): one to three words of
+# key, a value on the same line
+_FIELD = re.compile(r"[A-Z][A-Za-z]*(?:[- ][A-Za-z]+){0,2}: +\S[^\n]*")
+FIELD_RUN = 3  # consecutive field lines that make a header block
+FIELD_WORDS = 15  # a field whose value says more than this is a list or a text, not a fact
+
+
+def header_fields(sentences: Sequence[str]) -> set[int]:
+    """The indices of ``sentences`` that are fields of a header block worth quoting (``Author: Philip A. Nelson``,
+    ``Requires-Python: >=3.10``): lines in a run of at least ``FIELD_RUN`` `Key: value` lines whose key is the
+    only one of its name in the run (``Requires-Dist``, ``Classifier`` or ``Project-URL`` given ten times are
+    lists, not facts) and whose value is short. Alone, such a line reads like a heading or a command
+    (``Usage: apt``), which :func:`is_prose` leaves out."""
+    shaped = [bool(_FIELD.fullmatch(sentence.strip())) for sentence in sentences]
+    out: set[int] = set()
+    start = 0
+    while start < len(shaped):
+        end = start
+        while end < len(shaped) and shaped[end]:
+            end += 1
+        if end - start >= FIELD_RUN:
+            keys = [sentences[i].strip().split(":", 1)[0].lower() for i in range(start, end)]
+            out.update(i for i, key in zip(range(start, end), keys, strict=True)
+                       if keys.count(key) == 1 and len(sentences[i].split(":", 1)[1].split()) <= FIELD_WORDS)
+        start = end + 1
+    return out
 
 
 # --- answer types ------------------------------------------------------------------------------------------------
-QUESTION_TYPES = ("quantity", "time", "person", "place", "reason", "other")
+QUESTION_TYPES = ("version", "quantity", "time", "person", "place", "reason", "other")
 _QTYPE = [
+    # software documents' most common question: a version, a release or a standard's number
+    ("version", re.compile(r"\b(which|what) (\w+ ){0,2}(version|release|rfc)\b|\bsince (when|which)\b"
+                           r"|\bminimum\b.*\bversion\b|\bversion\b.*\b(added|introduced|required|removed)\b")),
     ("quantity", re.compile(r"\bhow (many|much|long|old|far|large|big|tall|high|often)\b|\bwhat (number|percent"
                             r"|percentage|amount|size|population)\b")),
     ("time", re.compile(r"\bwhen\b|\b(what|which) (year|date|time|century|decade|month|day|period|era)\b")),
@@ -173,7 +208,8 @@ FEATURES = (
     "first", "rel_pos", "doc_start", "rank_inv", "lex_s", "lex_ctx", "lex_p", "lex_gap", "miss_s_in_p", "novel",
     "log_words", "has_number", "has_time", "has_names", "has_reason",
     *(f"q_{name}" for name in QUESTION_TYPES),
-    "fit_quantity", "fit_time", "fit_person", "fit_place", "fit_reason", "reader", "reader_gap",
+    "fit_quantity", "fit_time", "fit_person", "fit_place", "fit_reason", "reader", "reader_gap", "field",
+    "fit_version", "faq",
 )
 
 
@@ -200,8 +236,8 @@ Read = Callable[[str, Sequence[str]], Any]
 
 def features(question: str, question_vector: np.ndarray, passages: Sequence[Passage],
              read: Read | None = None) -> Candidates:
-    """Every candidate sentence of ``passages`` (:func:`is_prose`) and its feature row; the reader's columns are 0
-    without ``read``."""
+    """Every candidate sentence of ``passages`` (:func:`is_prose`, :func:`header_fields`) and its feature row; the
+    reader's columns are 0 without ``read``."""
     q_words = weighted_words(question)
     q_stems = set(q_words)
     q_type = question_type(question)
@@ -217,6 +253,7 @@ def features(question: str, question_vector: np.ndarray, passages: Sequence[Pass
         cosines = vectors @ question_vector
         p_cos = float(passage.vector @ question_vector) if passage.vector is not None else float(cosines.max())
         sentence_words = [set(weighted_words(text[a:b])) for a, b in spans]
+        fields = header_fields([text[a:b] for a, b in spans])
         passage_words = set().union(*sentence_words)
         lex_p = coverage(q_words, passage_words)
         while len(missing) < p_index:
@@ -225,7 +262,7 @@ def features(question: str, question_vector: np.ndarray, passages: Sequence[Pass
         for s_index, (start, end) in enumerate(spans):
             sentence = text[start:end]
             words = len(sentence.split())
-            if not is_prose(sentence):
+            if not (is_prose(sentence) or s_index in fields):
                 continue
             previous = cosines[s_index - 1] if s_index > 0 else None
             following = cosines[s_index + 1] if s_index + 1 < len(spans) else None
@@ -237,6 +274,7 @@ def features(question: str, question_vector: np.ndarray, passages: Sequence[Pass
             own = sentence_words[s_index]
             names = new_names(sentence, q_stems) > 0  # a who's or a where's answer: a name the question lacks
             cues = {
+                "version": any(char.isdigit() for char in sentence),
                 "quantity": bool(_NUMBER.search(sentence)),
                 "time": bool(_TIME.search(sentence)),
                 "person": names,
@@ -257,6 +295,11 @@ def features(question: str, question_vector: np.ndarray, passages: Sequence[Pass
                 *(float(q_type == name) for name in QUESTION_TYPES),
                 *(float(q_type == name and cues[name]) for name in ("quantity", "time", "person", "place", "reason")),
                 0.0, 0.0,  # the reader's, below: one call for all candidates
+                float(s_index in fields), float(q_type == "version" and cues["version"]),
+                # the first sentence after a question the document asks (a FAQ's answer): how like the user's
+                # question that one is
+                float(cosines[s_index - 1]) if s_index > 0 and _ASKS.search(text[slice(*spans[s_index - 1])].rstrip())
+                else 0.0,
             ])
     rows = np.asarray(raw, dtype=np.float32).reshape(len(raw), len(FEATURES))
     if len(items):
