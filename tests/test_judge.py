@@ -45,6 +45,9 @@ def test_words_and_question_types() -> None:
     assert stem("networks") == "network" and stem("corrected") == "correct" and stem("is") == "is"
     assert rarity("the") == 0.0 and rarity("anthropic") > rarity("network") > 0.0 and rarity("zzqqx") == 1.0
     assert question_type("How many people live there?") == "quantity"
+    for version in ("Since which kernel version can core dumps be piped?", "httpx minimum python version",
+                    "Which RFC defines OpenPGP?", "In which Linux kernel version was epoll introduced?"):
+        assert question_type(version) == "version", version
     assert question_type("when did beyonce start becoming popular") == "time"
     assert question_type("Who corrected Altman?") == "person"
     assert question_type("Where is the Louvre?") == "place"
@@ -58,7 +61,9 @@ def test_only_prose_is_a_candidate() -> None:
     assert is_prose("It is the name\n    of the compression algorithm designed by Igor Pavlov for 7-Zip.")  # wrapped
     for three in ("APT uses CMake.", "Node.js uses V8.", "Requests supports HTTP/2."):  # three words that all say
         assert is_prose(three), three  # something (a word may be more than one token)
-    for line in ("Installing Requests and Supported Versions", "$ python -m pip install requests", "config = {",
+    for line in ("What happens if you register the same file descriptor on an epoll instance twice?",  # a FAQ's
+                 'Why "Narwhals"?', "Installing Requests and Supported Versions", "$ python -m pip install requests",
+                 "config = {",
                  "ninja -t browse --port=8000 --no-browser mytarget", "Yes it is.", "Inspired by J.S.", "Usage: apt",
                  "Rules-Requires-Root: no | binary-targets | <implementations-keywords>",
                  "┌──────────┬───────────┐\n       │Interface │ Pool      │\n       ├──────────┼───────────┤\n"
@@ -167,6 +172,13 @@ def test_features_read_the_vectors_the_passages_carry(embedder: LocalEmbedder) -
     found = features("Who wrote pysbd?", embedder.embed(["Who wrote pysbd?"])[0], [header])
     said = {c.text: row[FEATURES.index("field")] for c, row in zip(found.items, found.rows, strict=True)}
     assert said["Author: Nipun Sadvilkar"] == 1.0 and said["pysbd splits text into sentences."] == 0.0
+    faq = passage_of(embedder, "Can zebras swim across rivers? Yes, zebras swim well and cross rivers in herds. "
+                               "They live in Africa.")
+    found = features("Can a zebra swim?", embedder.embed(["Can a zebra swim?"])[0], [faq])
+    column = {c.text: row[FEATURES.index("faq")] for c, row in zip(found.items, found.rows, strict=True)}
+    assert list(column) == ["Yes, zebras swim well and cross rivers in herds.", "They live in Africa."]  # no question
+    assert column["Yes, zebras swim well and cross rivers in herds."] > 0.5  # the question before it is the user's
+    assert column["They live in Africa."] == 0.0
     with pytest.raises(ValueError, match="no sentence vectors"):
         features("x", np.zeros(384, np.float32), [Passage(chunk=passage.chunk, score=1.0)])
 
