@@ -189,6 +189,31 @@ def test_a_wrapped_manual_page_sentence_is_said_on_one_line_and_quoted_verbatim(
 def test_spoken_joins_lines_and_words_a_line_end_split_and_changes_nothing_else() -> None:
     assert spoken("  a  b\n\t c ") == "a b c"
     assert spoken("de\u2010\n   vice and soft\u00ad\n  ware") == "device and software"
+    # groff prints a compound's own hyphen as U+2010 too: two words whose joining is no word keep it
+    assert spoken("a command\u2010\n   line option, non\u2010\n  zero") == "a command\u2010line option, non\u2010zero"
     assert spoken("built-\n   in, well-known") == "built-in, well-known"  # an ASCII hyphen may be the word's own
     assert spoken("ends with a dash -\n next line") == "ends with a dash - next line"
     assert spoken("Python 3.10+. [sic]") == "Python 3.10+. [sic]"
+
+
+def test_header_fields_said_together_stay_sentences_of_their_own_when_read_back() -> None:
+    """Quotes without a full stop (header fields) are followed by a blank line: the stream's check (word overlap,
+    sentence by sentence) then reads the answer as the quotes it is, with the numbers ``cite_quotes`` gives."""
+    from ingest.models import Chunk
+    from service.answer.citations import check_citations
+    from service.answer.extractive import pieces
+    from service.answer.judge import Candidate
+
+    text = ("Metadata-Version: 2.1\nName: pysbd\nVersion: 0.3.4\nAuthor: Nipun Sadvilkar\n"
+            "Author-email: nipun@example.com\nRequires-Python: >=3\n\npysbd splits text into sentences.\n")
+    chunk = Chunk(id="m:0", doc_id="m", index=0, start=0, end=len(text), text=text, title="m", source="m.md")
+    spans = split_sentences(text)
+    said = [Candidate(0, i, "m", a, b, text[a:b], 0.5, 0.9) for i, (a, b) in enumerate(spans)
+            if text[a:b].startswith(("Version", "Author", "pysbd"))]
+    quotes = list(pieces(said))
+    by_construction = cite_quotes(quotes, [chunk])
+    read_back = check_citations("".join(quotes), passages=[chunk])
+    assert by_construction.text == read_back.text == (
+        "Version: 0.3.4 [1]\n\nAuthor: Nipun Sadvilkar [2]\n\nAuthor-email: nipun@example.com [3]\n\n"
+        "pysbd splits text into sentences. [4]")
+    assert [(c.start, c.end) for c in read_back.citations] == [(c.start, c.end) for c in by_construction.citations]

@@ -176,8 +176,10 @@ def cite_quotes(quotes: Sequence[Quote], passages: Sequence[Chunk]) -> CheckedAn
             ))
         said = MARKER.sub("", str(quote)).strip()
         sentences.append(AnswerSentence(text=said, citations=[numbers[key]], supported=True))
-        text.append(f"{said} [{numbers[key]}]")
-    return CheckedAnswer(text=" ".join(text), citations=citations, sentences=sentences, dropped=0)
+        # what comes before the quote as the answerer said it: a space, or a blank line after a header field
+        lead = str(quote)[: len(str(quote)) - len(str(quote).lstrip())] if text else ""
+        text.append(f"{lead or (' ' if text else '')}{said} [{numbers[key]}]")
+    return CheckedAnswer(text="".join(text), citations=citations, sentences=sentences, dropped=0)
 
 
 def _rebuild(answer: str, resolved: dict[int, list[int]]) -> str:

@@ -7,7 +7,7 @@ and how likely the best of them does (the confidence). Then:
    ``refuse_threshold`` and the confidence is below ``JudgeModel.answer_confidence`` (0.8), it refuses (the
    fixed refusal sentence); the best candidate is still reported, as the closest passage.
 2. **Say what answers, no more.** It says the best sentence and the other sentences of the same document whose
-   probability clears ``sentence_threshold`` (at most ``max_sentences``), verbatim and in document order, each
+   probability clears ``sentence_threshold`` (at most ``max_sentences``), word for word and in document order, each
    followed by the marker of its passage. Both thresholds are calibrated by ``citeqa train-judge`` and kept with
    the judge's model (settings may override them).
 
@@ -23,21 +23,36 @@ import re
 from collections.abc import Iterator, Sequence
 
 from service.answer.citations import MARKER, Quote
-from service.answer.judge import Candidate, Judgement, JudgeModel
+from service.answer.judge import Candidate, Judgement, JudgeModel, ends_like_sentence
 from service.answer.prompts import REFUSAL
 from service.answer.retrieval import Passage
 
-# a word a manual page hyphenated at a line's end (groff's U+2010 hyphen, or a soft hyphen): one word again
-_SPLIT_WORD = re.compile(r"(?<=\w)[\u2010\u00ad][ \t]*\n\s*(?=\w)")
+# a word a manual page hyphenated at a line's end (groff's U+2010 hyphen, or a soft hyphen)
+_SPLIT_WORD = re.compile(r"(\w+)([\u2010\u00ad])[ \t]*\n\s*(\w+)")
 # an ASCII hyphen at a line's end may be the word's own ("built-\n in"): kept, the line joined after it
 _HYPHEN_AT_END = re.compile(r"(?<=\w-)[ \t]*\n\s*(?=\w)")
+WORD = 3.0  # wordfreq's Zipf frequency of a word in use (~1 in a million words)
+
+
+def _rejoin(match: re.Match[str]) -> str:
+    """One word again (``de‐\\n vice``: device), unless the hyphen may be the word's own (``command‐\\n line``,
+    which groff prints with the same U+2010): two words in use whose joining is not one (``commandline``); a
+    compound that could go either way keeps its hyphen (``file‐system``), which never makes a word up."""
+    from wordfreq import zipf_frequency
+
+    left, hyphen, right = match.groups()
+    if hyphen == "\u2010":
+        both_words = min(zipf_frequency(left, "en"), zipf_frequency(right, "en")) >= WORD
+        if both_words and zipf_frequency(left + right, "en") < WORD:
+            return f"{left}{hyphen}{right}"
+    return left + right
 
 
 def spoken(sentence: str) -> str:
     """A source sentence as an answer says it: its words joined by single spaces (wrapped lines and justified
-    spacing undone) and words hyphenated at a line's end joined. Nothing else changes: no word is added,
-    dropped or reordered."""
-    joined = _HYPHEN_AT_END.sub("", _SPLIT_WORD.sub("", sentence))
+    spacing undone) and a word hyphenated at a line's end made one word again. No word is added, dropped or
+    reordered."""
+    joined = _HYPHEN_AT_END.sub("", _SPLIT_WORD.sub(_rejoin, sentence))
     return " ".join(joined.split())
 
 
@@ -81,9 +96,12 @@ class ExtractiveAnswerer:
 
 def pieces(chosen: Sequence[Candidate]) -> Iterator[Quote]:
     """The answer, a sentence at a time: each chosen sentence's words (:func:`spoken`), followed by its passage's
-    marker."""
-    for index, candidate in enumerate(chosen):
+    marker. A quote that does not end like a sentence (a header field, ``Author: Philip A. Nelson``) is followed by
+    a blank line rather than a space, so that read back as text (the stream's check, ``AskPipeline.checker``) it
+    is still a sentence of its own, with its own citation."""
+    separator = ""
+    for candidate in chosen:
         # a source sentence's own bracketed numbers (footnotes) must not read as our markers
         text = spoken(MARKER.sub("", candidate.text))
-        yield Quote(("" if index == 0 else " ") + f"{text} [{candidate.passage + 1}]",
-                    candidate.passage, candidate.start, candidate.end)
+        yield Quote(f"{separator}{text} [{candidate.passage + 1}]", candidate.passage, candidate.start, candidate.end)
+        separator = " " if ends_like_sentence(text) else "\n\n"

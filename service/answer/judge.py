@@ -118,6 +118,11 @@ _STOP = re.compile(r"[.!?][\"'”’)\]]*$")
 _ASKS = re.compile(r"\?[\"'”’)\]]*$")
 
 
+def ends_like_sentence(text: str) -> bool:
+    """Whether ``text`` ends with a full stop, a question or an exclamation mark (a closing quote may follow)."""
+    return bool(_STOP.search(text.rstrip()))
+
+
 def is_prose(sentence: str) -> bool:
     """Whether a sentence can be said as an answer: at least ``MIN_WORDS`` words (or three that all say
     something, like ``APT uses CMake.``, not ``Yes it is.``), not a question, ending like a sentence (or long
@@ -130,7 +135,7 @@ def is_prose(sentence: str) -> bool:
         return False  # a question (a FAQ's, a heading's) never answers one: no gold sentence of any set is one
     if len(words) < MIN_WORDS and not (len(words) == 3 and all(tokenize(word) for word in words)):
         return False
-    if not _STOP.search(sentence.rstrip()) and (len(words) < 8 or "\n" in sentence.strip()):
+    if not ends_like_sentence(sentence) and (len(words) < 8 or "\n" in sentence.strip()):
         return False  # no stop: a heading, a command, or lines of code (a sentence wrapped over lines ends)
     visible = [char for char in sentence if not char.isspace()]
     return sum(char in _CODE_CHARS or "\u2500" <= char <= "\u257f" for char in visible) <= 0.05 * len(visible)
