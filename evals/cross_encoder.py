@@ -32,6 +32,7 @@ sys.path.insert(0, str(ROOT))
 from ingest.chunking import split_sentences  # noqa: E402
 from service.answer.judge import FEATURES  # noqa: E402
 from service.evaluation.training import Example, cache_file, folds, load_cached  # noqa: E402
+from service.settings import Settings  # noqa: E402
 
 MAX_LENGTH = 128
 COSINE = FEATURES.index("cos_s")
@@ -46,7 +47,7 @@ def load(cache: Path) -> list[Example]:
     for spec in TRAINING_SETS:
         name, _, files = spec.partition("=")
         corpus, _, questions = (Path(part) for part in files.partition(","))
-        kept = cache_file(cache, name, corpus, questions.read_bytes(), 5, None)
+        kept = cache_file(cache, name, corpus, questions.read_bytes(), 5, None, Settings())
         examples += [e.refeaturize() for e in load_cached(kept.read_bytes())]
     return examples
 

@@ -11,7 +11,8 @@ from ingest.models import Chunk
 from service.answer.judge import FEATURES, Candidates
 from service.answer.retrieval import Passage
 from service.evaluation.inputs import EvalQuestion, Evidence
-from service.evaluation.training import WITHHELD, Example, document_groups, folds, withhold_gold
+from service.evaluation.training import WITHHELD, Example, cache_file, document_groups, folds, withhold_gold
+from service.settings import Settings
 
 ANSWER = "The lighthouse was designed by Alan Stevenson. It was lit in 1844."
 TOPIC = "The lighthouse stands on a reef. Storms often cut it off from the shore."
@@ -68,3 +69,17 @@ def test_a_folder_corpus_folds_by_the_document_that_answers() -> None:
     examples = [replace(example(), id=id, set="docs", group=group) for id, group in groups.items()]
     fold_of = folds(examples)
     assert fold_of[("docs", "realdocs:xz.txt")] in range(5) and len(set(fold_of.values())) == 3
+
+
+def test_the_candidates_cache_is_keyed_by_what_retrieval_reads_them_with(tmp_path) -> None:
+    """A cache made with another corpus, other questions, another encoder or chunk size is not reused."""
+    settings = Settings(data_dir=tmp_path)
+    corpus, asked = tmp_path / "docs", b'{"id": "q1"}\n'
+    kept = cache_file(tmp_path, "docs", corpus, asked, 5, None, settings)
+    assert kept == cache_file(tmp_path, "docs", corpus, asked, 5, None, Settings(data_dir=tmp_path))
+    assert kept.name.startswith("docs-") and kept.name.endswith("-5-None.pkl")
+    others = [cache_file(tmp_path, "docs", tmp_path / "other", asked, 5, None, settings),
+              cache_file(tmp_path, "docs", corpus, asked + b"\n", 5, None, settings),
+              *(cache_file(tmp_path, "docs", corpus, asked, 5, None, settings.model_copy(update=change))
+                for change in ({"chunk_max_tokens": 128}, {"encoder": "torch"}))]
+    assert kept not in others and len(set(others)) == len(others)

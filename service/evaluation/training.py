@@ -2,8 +2,8 @@
 sentences.
 
 1. Each question set (the format of ``citeqa eval``: SQuAD 2.0's training subset, CLAPnq's public questions, and
-   ``docs``: the questions written on documents collected on this machine, ``evals/realdocs``, ``heldout``,
-   ``heldout2`` and ``heldout3``, a set of several corpora) is ingested into its evaluation collection and every
+   ``docs``: the questions written on documents collected on this machine, a set of several corpora:
+   ``service.cli.TRAINING_SETS``) is ingested into its evaluation collection and every
    question retrieved exactly as ``POST /ask`` does (top ``k`` passages, hybrid), with the vectors the passages
    carry; a candidate sentence is gold when it overlaps a gold evidence sentence.
 2. Folds: SQuAD by article, a folder of documents by the document that holds the answer (an unanswerable
@@ -53,7 +53,7 @@ FOLDS = 5
 L2 = 1.0
 MAX_SENTENCES = 4
 SET_WEIGHT = {"squad2": 1.0}  # per-question weight by set; others (CLAPnq, docs) get DEFAULT_WEIGHT
-DEFAULT_WEIGHT = 4.0  # CLAPnq's 399 questions (docs' 321) against SQuAD's 4,719: about as much say as SQuAD
+DEFAULT_WEIGHT = 4.0  # CLAPnq's 399 questions (docs' 635) against SQuAD's 4,719: each about as much say as SQuAD
 
 
 @dataclass
@@ -508,15 +508,23 @@ class TrainRequest:
     withheld_sets: tuple[str, ...] = ("squad2",)  # sets whose gold passages are withheld (withhold_gold)
     answerable_features: tuple[str, ...] = ANSWERABLE_FEATURES  # what the answerable model reads
     # the sets the sentence threshold is chosen on (all when empty). With SQuAD and docs, whose gold is the one
-    # sentence that answers, beside CLAPnq (2.7 sentences a question) it is 0.65: one sentence an answer
-    # (evals/README.md); with squad2 and clapnq only it was 0.25, two sentences an answer
+    # sentence that answers, beside CLAPnq (2.7 sentences a question) it is 0.55-0.65 (by the draw): one sentence
+    # an answer (evals/README.md); with squad2 and clapnq only it was 0.25, two sentences an answer
     sentence_sets: tuple[str, ...] = ()
 
 
-def cache_file(cache: Path, name: str, corpus: Path, questions: bytes, k: int, limit: int | None) -> Path:
-    """Where ``--cache`` keeps a question file's retrieved candidates: by set name and a digest of the corpus's path
-    and the questions (a set may span several corpora, like docs), ``k`` and ``limit``."""
-    key = hashlib.sha256(str(corpus.resolve()).encode() + questions).hexdigest()[:8]
+def cache_file(cache: Path, name: str, corpus: Path, questions: bytes, k: int, limit: int | None,
+               settings: Any) -> Path:
+    """Where ``--cache`` keeps a question file's retrieved candidates: by set name and a digest of the corpus's path,
+    the questions (a set may span several corpora, like docs) and what retrieval reads them with (the loaders' and
+    splitter's versions, the encoder, the chunk size, the retrieval mode: a change to any of them retrieves again),
+    ``k`` and ``limit``."""
+    from ingest.chunking import SPLITTER_VERSION
+    from ingest.loaders import LOADER_VERSION
+
+    reading = (f"{LOADER_VERSION}; {SPLITTER_VERSION}; {settings.embedding_model}; {settings.encoder}; "
+               f"{settings.chunk_max_tokens}; {settings.retrieval_mode}; {settings.sentence_vectors}")
+    key = hashlib.sha256(str(corpus.resolve()).encode() + questions + reading.encode()).hexdigest()[:8]
     return cache / f"{name}-{key}-{k}-{limit}.pkl"
 
 
@@ -529,7 +537,8 @@ def train(settings: Any, request: TrainRequest, echo: Callable[[str], None] = pr
     for name, corpus, questions in request.sets:
         asked = questions.read_bytes()
         digests.append(hashlib.sha256(asked).hexdigest()[:16])
-        cache = cache_file(request.cache, name, corpus, asked, request.k, request.limit) if request.cache else None
+        cache = (cache_file(request.cache, name, corpus, asked, request.k, request.limit, settings)
+                 if request.cache else None)
         if cache is not None and cache.is_file():
             found = [e.refeaturize() for e in load_cached(cache.read_bytes())]
         else:
