@@ -177,8 +177,8 @@ def cite_quotes(quotes: Sequence[Quote], passages: Sequence[Chunk]) -> CheckedAn
         said = MARKER.sub("", str(quote)).strip()
         sentences.append(AnswerSentence(text=said, citations=[numbers[key]], supported=True))
         # what comes before the quote as the answerer said it: a space, or a blank line after a header field
-        lead = str(quote)[: len(str(quote)) - len(str(quote).lstrip())] if text else ""
-        text.append(f"{lead or (' ' if text else '')}{said} [{numbers[key]}]")
+        lead = (str(quote)[: len(str(quote)) - len(str(quote).lstrip())] or " ") if text else ""
+        text.append(f"{lead}{said} [{numbers[key]}]")
     return CheckedAnswer(text="".join(text), citations=citations, sentences=sentences, dropped=0)
 
 
