@@ -46,8 +46,10 @@ def test_words_and_question_types() -> None:
     assert rarity("the") == 0.0 and rarity("anthropic") > rarity("network") > 0.0 and rarity("zzqqx") == 1.0
     assert question_type("How many people live there?") == "quantity"
     for version in ("Since which kernel version can core dumps be piped?", "httpx minimum python version",
-                    "Which RFC defines OpenPGP?", "In which Linux kernel version was epoll introduced?"):
+                    "Which RFC defines OpenPGP?", "In which Linux kernel version was epoll introduced?",
+                    "What is the latest version of GNU grep?", "which python versions are supported"):
         assert question_type(version) == "version", version
+    assert question_type("What version control system does the project use?") == "other"
     assert question_type("when did beyonce start becoming popular") == "time"
     assert question_type("Who corrected Altman?") == "person"
     assert question_type("Where is the Louvre?") == "place"
@@ -98,6 +100,8 @@ def test_the_fields_of_a_header_block_are_candidates_but_not_its_lists_nor_a_lon
     assert not any(line.startswith(("Classifier", "Requires-Dist")) for line in fields)  # keys given twice: lists
     assert "Usage: pysbd" not in fields and not is_prose("Usage: pysbd")  # alone, a field reads like a command
     assert not header_fields(["Note: this is one line.", "Usage: apt", "Some prose follows here."])
+    control = ["Source: python-foo", "X-Python3-Version: >= 3.9", "Maintainer: Jane Doe <jane@example.org>"]
+    assert header_fields(control) == {0, 1, 2}  # a key with a digit does not break a control block's run
 
 
 def test_choose_says_the_best_and_what_clears_the_threshold_of_its_document_in_order() -> None:

@@ -45,7 +45,7 @@ MIN_WORDS = 4
 # giving even when the passages as a whole look unlike answering ones (a short question about one long sentence).
 ANSWER_CONFIDENCE = 0.8
 SUPPORTED = 0.5  # an LLM's answer sentence is supported when its best cited sentence rates at least this
-FEATURE_VERSION = "5"  # bump when features() changes: a model file fitted on other features is refused
+FEATURE_VERSION = "6"  # bump when features() changes: a model file fitted on other features is refused
 
 Span = tuple[int, int]
 
@@ -142,8 +142,8 @@ def is_prose(sentence: str) -> bool:
 
 
 # a `Key: value` line of a header block (package metadata, a control file, mail headers): one to three words of
-# key, a value on the same line
-_FIELD = re.compile(r"[A-Z][A-Za-z]*(?:[- ][A-Za-z]+){0,2}: +\S[^\n]*")
+# key (letters and digits: `X-Python3-Version`), a value on the same line
+_FIELD = re.compile(r"[A-Z][A-Za-z0-9]*(?:[- ][A-Za-z0-9]+){0,2}: +\S[^\n]*")
 FIELD_RUN = 3  # consecutive field lines that make a header block
 FIELD_WORDS = 15  # a field whose value says more than this is a list or a text, not a fact
 
@@ -173,8 +173,9 @@ def header_fields(sentences: Sequence[str]) -> set[int]:
 QUESTION_TYPES = ("version", "quantity", "time", "person", "place", "reason", "other")
 _QTYPE = [
     # software documents' most common question: a version, a release or a standard's number
-    ("version", re.compile(r"\b(which|what) (\w+ ){0,2}(version|release|rfc)\b|\bsince (when|which)\b"
-                           r"|\bminimum\b.*\bversion\b|\bversion\b.*\b(added|introduced|required|removed)\b")),
+    ("version", re.compile(r"\b(which|what) (\w+ ){0,3}(versions?|releases?|rfcs?)\b(?! control)"
+                           r"|\bsince (when|which)\b|\b(minimum|latest|newest|oldest|current)\b.*\bversions?\b"
+                           r"|\bversions?\b.*\b(added|introduced|required|removed|dropped)\b")),
     ("quantity", re.compile(r"\bhow (many|much|long|old|far|large|big|tall|high|often)\b|\bwhat (number|percent"
                             r"|percentage|amount|size|population)\b")),
     ("time", re.compile(r"\bwhen\b|\b(what|which) (year|date|time|century|decade|month|day|period|era)\b")),
