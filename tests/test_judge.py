@@ -49,7 +49,9 @@ def test_words_and_question_types() -> None:
                     "Which RFC defines OpenPGP?", "In which Linux kernel version was epoll introduced?",
                     "What is the latest version of GNU grep?", "which python versions are supported"):
         assert question_type(version) == "version", version
-    assert question_type("What version control system does the project use?") == "other"
+    for other in ("What version control system does the project use?", "Which version-control tool?",
+                  "What song did Beyonce release in 2003?", "What is the current status of version 2's bug?"):
+        assert question_type(other) != "version", other
     assert question_type("when did beyonce start becoming popular") == "time"
     assert question_type("Who corrected Altman?") == "person"
     assert question_type("Where is the Louvre?") == "place"
@@ -102,6 +104,7 @@ def test_the_fields_of_a_header_block_are_candidates_but_not_its_lists_nor_a_lon
     assert not header_fields(["Note: this is one line.", "Usage: apt", "Some prose follows here."])
     control = ["Source: python-foo", "X-Python3-Version: >= 3.9", "Maintainer: Jane Doe <jane@example.org>"]
     assert header_fields(control) == {0, 1, 2}  # a key with a digit does not break a control block's run
+    assert not header_fields(["Q1: Is the library free?", "A1: Yes.", "Q2: Does it run on Windows?", "A2: Yes."])
 
 
 def test_choose_says_the_best_and_what_clears_the_threshold_of_its_document_in_order() -> None:

@@ -142,7 +142,7 @@ def is_prose(sentence: str) -> bool:
 
 
 # a `Key: value` line of a header block (package metadata, a control file, mail headers): one to three words of
-# key (letters and digits: `X-Python3-Version`), a value on the same line
+# key (letters and digits: `X-Python3-Version`, `ISO 639-3`), a value on the same line
 _FIELD = re.compile(r"[A-Z][A-Za-z0-9]*(?:[- ][A-Za-z0-9]+){0,2}: +\S[^\n]*")
 FIELD_RUN = 3  # consecutive field lines that make a header block
 FIELD_WORDS = 15  # a field whose value says more than this is a list or a text, not a fact
@@ -154,7 +154,9 @@ def header_fields(sentences: Sequence[str]) -> set[int]:
     only one of its name in the run (``Requires-Dist``, ``Classifier`` or ``Project-URL`` given ten times are
     lists, not facts) and whose value is short. Alone, such a line reads like a heading or a command
     (``Usage: apt``), which :func:`is_prose` leaves out."""
-    shaped = [bool(_FIELD.fullmatch(sentence.strip())) for sentence in sentences]
+    # (a question is never a field: `Q1: Is it free?` lines of a FAQ are not a header block's)
+    shaped = [bool(_FIELD.fullmatch(sentence.strip())) and not _ASKS.search(sentence.rstrip())
+              for sentence in sentences]
     out: set[int] = set()
     start = 0
     while start < len(shaped):
@@ -173,8 +175,11 @@ def header_fields(sentences: Sequence[str]) -> set[int]:
 QUESTION_TYPES = ("version", "quantity", "time", "person", "place", "reason", "other")
 _QTYPE = [
     # software documents' most common question: a version, a release or a standard's number
-    ("version", re.compile(r"\b(which|what) (\w+ ){0,3}(versions?|releases?|rfcs?)\b(?! control)"
-                           r"|\bsince (when|which)\b|\b(minimum|latest|newest|oldest|current)\b.*\bversions?\b"
+    # (not "what song did she release": a verb; not "what version control": a tool; not "the current status of
+    # version 2")
+    ("version", re.compile(r"\b(which|what) (\w+ ){0,3}(versions?|rfcs?)\b(?![\s-]+control\b)"
+                           r"|\b(which|what) (\w+ ){0,2}release\b|\bsince (when|which)\b"
+                           r"|\b(minimum|latest|newest|oldest|current)( \w+){0,2} versions?\b(?! ?\d)"
                            r"|\bversions?\b.*\b(added|introduced|required|removed|dropped)\b")),
     ("quantity", re.compile(r"\bhow (many|much|long|old|far|large|big|tall|high|often)\b|\bwhat (number|percent"
                             r"|percentage|amount|size|population)\b")),
