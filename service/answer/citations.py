@@ -174,10 +174,11 @@ def cite_quotes(quotes: Sequence[Quote], passages: Sequence[Chunk]) -> CheckedAn
                 n=numbers[key], doc_id=chunk.doc_id, title=chunk.title, source=chunk.source, chunk_id=chunk.id,
                 start=key[1], end=key[2], quote=chunk.text[quote.start:quote.end], page=chunk.page_at(key[1]),
             ))
-        said = MARKER.sub("", str(quote)).strip()
+        said_as = str(quote)
+        said = MARKER.sub("", said_as).strip()
         sentences.append(AnswerSentence(text=said, citations=[numbers[key]], supported=True))
         # what comes before the quote as the answerer said it: a space, or a blank line after a header field
-        lead = (str(quote)[: len(str(quote)) - len(str(quote).lstrip())] or " ") if text else ""
+        lead = (said_as[: len(said_as) - len(said_as.lstrip())] or " ") if text else ""
         text.append(f"{lead}{said} [{numbers[key]}]")
     return CheckedAnswer(text="".join(text), citations=citations, sentences=sentences, dropped=0)
 

@@ -123,6 +123,11 @@ def ends_like_sentence(text: str) -> bool:
     return bool(_STOP.search(text.rstrip()))
 
 
+def asks(text: str) -> bool:
+    """Whether ``text`` ends with a question mark (a closing quote may follow): a question."""
+    return bool(_ASKS.search(text.rstrip()))
+
+
 def is_prose(sentence: str) -> bool:
     """Whether a sentence can be said as an answer: at least ``MIN_WORDS`` words (or three that all say
     something, like ``APT uses CMake.``, not ``Yes it is.``), not a question, ending like a sentence (or long
@@ -131,7 +136,7 @@ def is_prose(sentence: str) -> bool:
     Headings, command lines, option tables and bare code are left out: they are never the answer a reader wants
     quoted, and they crowd the sentences that are."""
     words = sentence.split()
-    if _ASKS.search(sentence.rstrip()):
+    if asks(sentence):
         return False  # a question (a FAQ's, a heading's) never answers one: no gold sentence of any set is one
     if len(words) < MIN_WORDS and not (len(words) == 3 and all(tokenize(word) for word in words)):
         return False
@@ -155,8 +160,7 @@ def header_fields(sentences: Sequence[str]) -> set[int]:
     lists, not facts) and whose value is short. Alone, such a line reads like a heading or a command
     (``Usage: apt``), which :func:`is_prose` leaves out."""
     # (a question is never a field: `Q1: Is it free?` lines of a FAQ are not a header block's)
-    shaped = [bool(_FIELD.fullmatch(sentence.strip())) and not _ASKS.search(sentence.rstrip())
-              for sentence in sentences]
+    shaped = [bool(_FIELD.fullmatch(sentence.strip())) and not asks(sentence) for sentence in sentences]
     out: set[int] = set()
     start = 0
     while start < len(shaped):
@@ -309,7 +313,7 @@ def features(question: str, question_vector: np.ndarray, passages: Sequence[Pass
                 float(s_index in fields), float(q_type == "version" and cues["version"]),
                 # the first sentence after a question the document asks (a FAQ's answer): how like the user's
                 # question that one is
-                float(cosines[s_index - 1]) if s_index > 0 and _ASKS.search(text[slice(*spans[s_index - 1])].rstrip())
+                float(cosines[s_index - 1]) if s_index > 0 and asks(text[slice(*spans[s_index - 1])])
                 else 0.0,
             ])
     rows = np.asarray(raw, dtype=np.float32).reshape(len(raw), len(FEATURES))

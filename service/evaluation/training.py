@@ -513,16 +513,21 @@ class TrainRequest:
     sentence_sets: tuple[str, ...] = ()
 
 
+def text_versions() -> str:
+    """The loaders' and the splitter's versions: how a corpus's text and sentences were read."""
+    from ingest.chunking import SPLITTER_VERSION
+    from ingest.loaders import LOADER_VERSION
+
+    return f"{LOADER_VERSION}; {SPLITTER_VERSION}"
+
+
 def cache_file(cache: Path, name: str, corpus: Path, questions: bytes, k: int, limit: int | None,
                settings: Any) -> Path:
     """Where ``--cache`` keeps a question file's retrieved candidates: by set name and a digest of the corpus's path,
     the questions (a set may span several corpora, like docs) and what retrieval reads them with (the loaders' and
     splitter's versions, the encoder, the chunk size, the retrieval mode: a change to any of them retrieves again),
     ``k`` and ``limit``."""
-    from ingest.chunking import SPLITTER_VERSION
-    from ingest.loaders import LOADER_VERSION
-
-    reading = (f"{LOADER_VERSION}; {SPLITTER_VERSION}; {settings.embedding_model}; {settings.encoder}; "
+    reading = (f"{text_versions()}; {settings.embedding_model}; {settings.encoder}; "
                f"{settings.chunk_max_tokens}; {settings.retrieval_mode}; {settings.sentence_vectors}")
     key = hashlib.sha256(str(corpus.resolve()).encode() + questions + reading.encode()).hexdigest()[:8]
     return cache / f"{name}-{key}-{k}-{limit}.pkl"
@@ -556,8 +561,6 @@ def train(settings: Any, request: TrainRequest, echo: Callable[[str], None] = pr
         seen.add((e.set, e.id))
     examples, reader = read_out_of_fold(examples, request.seed, echo, request.cache)
     examples += withhold_gold(examples, request.withheld_sets)
-    from ingest.chunking import SPLITTER_VERSION
-    from ingest.loaders import LOADER_VERSION
     from service.answer.judge import FEATURE_VERSION
 
     recipe = {
@@ -571,7 +574,7 @@ def train(settings: Any, request: TrainRequest, echo: Callable[[str], None] = pr
         "seed": request.seed, "retrieval_mode": settings.retrieval_mode, "encoder": settings.encoder,
         "embedding_model": settings.embedding_model, "chunk_max_tokens": settings.chunk_max_tokens,
         "sentence_vectors": "pooled" if settings.sentence_vectors else "computed",
-        "text": f"{LOADER_VERSION}; {SPLITTER_VERSION}", "reader": reader_training.RECIPE,
+        "text": text_versions(), "reader": reader_training.RECIPE,
     }
     report = fold_report(cross_validate(examples, recipe))
     model = replace(fit(examples, recipe), reader=reader)
