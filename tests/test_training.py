@@ -8,7 +8,7 @@ import numpy as np
 
 from ingest.chunking import split_sentences
 from ingest.models import Chunk
-from service.answer.judge import FEATURES, Candidates
+from service.answer.judge import FEATURES, Candidate, Candidates
 from service.answer.retrieval import Passage
 from service.evaluation.inputs import EvalQuestion, Evidence
 from service.evaluation.training import WITHHELD, Example, cache_file, document_groups, folds, withhold_gold
@@ -83,3 +83,57 @@ def test_the_candidates_cache_is_keyed_by_what_retrieval_reads_them_with(tmp_pat
               *(cache_file(tmp_path, "docs", corpus, asked, 5, None, settings.model_copy(update=change))
                 for change in ({"chunk_max_tokens": 128}, {"encoder": "torch"}))]
     assert kept not in others and len(set(others)) == len(others)
+
+
+def synthetic(seed: int, count: int = 300) -> list[Example]:
+    """Questions of six candidates each: column ``lex_s`` says which candidate answers (noisily), column ``cos_p``
+    only how high every candidate of a question scores (a level shared within the question, unrelated to which
+    one answers); a third of the questions are unanswerable."""
+    rng = np.random.default_rng(seed)
+    lex, level = FEATURES.index("lex_s"), FEATURES.index("cos_p")
+    out = []
+    for i in range(count):
+        rows = rng.normal(size=(6, len(FEATURES))).astype(np.float32) * 0.1
+        rows[:, FEATURES.index("bias")] = 1.0
+        answerable = i % 3 != 0
+        labels = np.zeros(6, np.float32)
+        if answerable:
+            labels[rng.integers(6)] = 1.0
+        rows[:, lex] += labels * 1.0 + rng.normal(size=6).astype(np.float32) * 0.6
+        rows[:, level] = rng.normal() * 3 + (1.5 if answerable else 0.0)
+        candidates = Candidates([Candidate(0, j, "d", 0, 1, f"s{j}", 0.0) for j in range(6)], rows)
+        spans = [(f"d{i}", 10 * j, 10 * j + 9) for j in range(6)]
+        gold = [spans[int(np.argmax(labels))]] if answerable else []
+        out.append(Example(f"q{i}", "squad2", f"a{i % 5}", "?", answerable, [], gold, candidates, labels, spans))
+    return out
+
+
+def test_the_listwise_ranker_ranks_by_what_tells_candidates_of_one_question_apart() -> None:
+    """Fitted listwise, the ranker weighs what separates a question's answering sentence from its neighbours and
+    nothing that only moves a whole question up or down; the calibrated probability keeps its order."""
+    from service.evaluation.training import fit_listwise
+
+    ranker = fit_listwise(synthetic(0), FEATURES)
+    weights = dict(zip(FEATURES, ranker.weights, strict=True))
+    assert weights["lex_s"] > 1.0 and abs(weights["cos_p"]) < 1e-6 and weights["bias"] == 0.0
+    held = [e for e in synthetic(1) if e.answerable]
+    top1 = np.mean([e.labels[int(np.argmax(ranker.score(e.candidates.rows)))] > 0 for e in held])
+    assert top1 > 0.6  # chance is 1/6
+    again = fit_listwise(synthetic(0), FEATURES)
+    assert np.array_equal(again.weights, ranker.weights)  # Newton's method: the same data, the same weights
+
+
+def test_the_fitted_sentence_model_says_the_ranked_best_and_the_question_models_read_the_pointwise_one() -> None:
+    from service.answer.judge import JudgeModel
+    from service.evaluation.training import fit
+
+    examples = synthetic(2)
+    model = fit(examples, {"abstention_sets": None})
+    for e in examples[:30]:
+        p = model.sentence.predict(e.candidates.rows)
+        assert np.all((0 <= p) & (p <= 1))
+        assert np.argsort(-p).tolist() == np.argsort(-model.sentence.ranker.score(e.candidates.rows)).tolist()
+    again = JudgeModel.from_json(model.to_json())
+    rows = examples[0].candidates.rows
+    assert np.allclose(again.sentence.predict(rows), model.sentence.predict(rows))
+    assert np.allclose(again.sentence.pointwise.predict(rows), model.sentence.pointwise.predict(rows))

@@ -14,11 +14,12 @@ weighted by how rare they are in English (``wordfreq``), found in the sentence, 
 passage; answer-type cues (a number for "how many", a year or month for "when", a new name for "who"/"where");
 position; how each compares with the best of the question; and the logit of the reader
 (:mod:`service.answer.reader`), which reads the question against the sentence word piece by word piece. Three
-logistic models, fitted by ``citeqa train-judge`` (:mod:`service.evaluation.training`), turn them into
-probabilities: one per sentence; one per question, that the passages answer it at all (over the sentence
-probabilities and the best scores and their margins); and the confidence, that the best sentence answers it
-(the same, and the second's output). Their weights, thresholds and the recipe they were trained with live in
-``service/answer/judge_model.json``, the reader's weights beside it (:func:`reader_file`).
+models, fitted by ``citeqa train-judge`` (:mod:`service.evaluation.training`), turn them into probabilities: one
+per sentence (a listwise-fitted ranking score, calibrated: :class:`SentenceModel`); one per question, that the
+passages answer it at all (over the sentences' pointwise probabilities and the best scores and their margins);
+and the confidence, that the best sentence answers it (the same, and the second's output). Their weights,
+thresholds and the recipe they were trained with live in ``service/answer/judge_model.json``, the reader's
+weights beside it (:func:`reader_file`).
 """
 
 from __future__ import annotations
@@ -45,7 +46,8 @@ MIN_WORDS = 4
 # giving even when the passages as a whole look unlike answering ones (a short question about one long sentence).
 ANSWER_CONFIDENCE = 0.8
 SUPPORTED = 0.5  # an LLM's answer sentence is supported when its best cited sentence rates at least this
-FEATURE_VERSION = "6"  # bump when features() changes: a model file fitted on other features is refused
+# bump when features() or the models' form change: a model file fitted on other features is refused
+FEATURE_VERSION = "7"
 
 Span = tuple[int, int]
 
@@ -392,10 +394,14 @@ class Linear:
     scale: np.ndarray
     weights: np.ndarray
 
-    def predict(self, rows: np.ndarray) -> np.ndarray:
+    def score(self, rows: np.ndarray) -> np.ndarray:
+        """The linear part: ((x - mean) / scale) @ weights."""
         if not len(rows):
             return np.zeros(0, dtype=np.float32)
-        return sigmoid(((rows - self.mean) / self.scale) @ self.weights).astype(np.float32)
+        return (((rows - self.mean) / self.scale) @ self.weights).astype(np.float32)
+
+    def predict(self, rows: np.ndarray) -> np.ndarray:
+        return sigmoid(self.score(rows)).astype(np.float32)
 
     def to_json(self) -> dict[str, Any]:
         return {"features": list(self.names), "mean": self.mean.tolist(), "scale": self.scale.tolist(),
@@ -409,9 +415,58 @@ class Linear:
                    np.asarray(data["weights"], np.float32))
 
 
+# what the sentence model's calibration reads of a candidate: its ranking score and the score's gap to the best
+# of its question
+CALIBRATION_FEATURES = ("bias", "score", "score_gap")
+
+
+@dataclass(frozen=True)
+class SentenceModel:
+    """P(this sentence answers the question), for the candidates of one question. ``ranker`` is a linear score
+    over :data:`FEATURES` fitted to rank a question's candidates (listwise: the answering sentence against the
+    others of the same question, :func:`service.evaluation.training.fit_listwise`), and ``calibration`` a logistic
+    model over that score and its gap to the question's best (:data:`CALIBRATION_FEATURES`) that turns it into the
+    probability (:meth:`predict`): the order is the ranker's. ``pointwise`` is the logistic model over the same
+    features fitted on every candidate of every question, answerable or not, so it also says how answer-like the
+    best sentence is at all: the question-level models read its probabilities (:meth:`JudgeModel.judge`). Fitted
+    pointwise, the one model ranked worse (top-1 -0.015 to -0.019 on every set's held-out folds, evals/README.md);
+    fitted listwise, the one model could not tell an unanswered question (AUROC -0.1 on our documents)."""
+
+    ranker: Linear
+    pointwise: Linear
+    calibration: Linear
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return self.ranker.names
+
+    def predict(self, rows: np.ndarray) -> np.ndarray:
+        """Each candidate's probability; ``rows`` are one question's candidates (the gap is to their best)."""
+        if not len(rows):
+            return np.zeros(0, dtype=np.float32)
+        return self.calibration.predict(calibration_rows(self.ranker.score(rows)))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"ranker": self.ranker.to_json(), "pointwise": self.pointwise.to_json(),
+                "calibration": self.calibration.to_json()}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> SentenceModel:
+        if "ranker" not in data:
+            raise ValueError("the judge model's sentence model is of an older form; run `citeqa train-judge`")
+        return cls(Linear.from_json(data["ranker"], FEATURES), Linear.from_json(data["pointwise"], FEATURES),
+                   Linear.from_json(data["calibration"], CALIBRATION_FEATURES))
+
+
+def calibration_rows(score: np.ndarray) -> np.ndarray:
+    """The rows :attr:`SentenceModel.calibration` reads, from one question's candidates' ranking scores."""
+    score = np.asarray(score, dtype=np.float32)
+    return np.column_stack([np.ones_like(score), score, score - score.max()]).astype(np.float32)
+
+
 @dataclass(frozen=True)
 class JudgeModel:
-    sentence: Linear  # P(this sentence answers the question)
+    sentence: SentenceModel  # P(this sentence answers the question)
     answerable: Linear  # P(the passages answer the question at all)
     confidence: Linear  # P(the best sentence answers it)
     sentence_threshold: float  # a sentence is said when its probability is at least this
@@ -426,9 +481,10 @@ class JudgeModel:
         return answerable >= threshold or confidence >= self.answer_confidence
 
     def judge(self, candidates: Candidates) -> tuple[np.ndarray, float, float]:
-        """(each candidate's probability, the probability that the question is answerable, the confidence)."""
+        """(each candidate's probability, the probability that the question is answerable, the confidence); the
+        question-level models read the pointwise probabilities (:class:`SentenceModel`)."""
         probabilities = self.sentence.predict(candidates.rows)
-        row = question_features(candidates, probabilities)
+        row = question_features(candidates, self.sentence.pointwise.predict(candidates.rows))
         answerable = float(self.answerable.predict(answerable_row(row, self.answerable.names)[None, :])[0])
         confidence = float(self.confidence.predict(np.append(row, _logit(answerable))[None, :])[0])
         return probabilities, answerable, confidence
@@ -444,7 +500,7 @@ class JudgeModel:
     def from_json(cls, data: dict[str, Any]) -> JudgeModel:
         if str(data.get("feature_version")) != FEATURE_VERSION:
             raise ValueError("the judge model was fitted on another version of the features")
-        return cls(Linear.from_json(data["sentence"], FEATURES),
+        return cls(SentenceModel.from_json(data["sentence"]),
                    Linear.from_json(data["answerable"], _answerable_names(data["answerable"])),
                    Linear.from_json(data["confidence"], CONFIDENCE_FEATURES),
                    float(data["sentence_threshold"]), float(data["refuse_threshold"]), dict(data.get("recipe", {})),

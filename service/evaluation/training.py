@@ -33,12 +33,15 @@ import numpy as np
 
 from service.answer.judge import (
     ANSWERABLE_FEATURES,
+    CALIBRATION_FEATURES,
     CONFIDENCE_FEATURES,
     FEATURES,
     Candidates,
     JudgeModel,
     Linear,
+    SentenceModel,
     answerable_row,
+    calibration_rows,
     features,
     question_features,
 )
@@ -191,6 +194,44 @@ def fit_logistic(rows: np.ndarray, labels: np.ndarray, weights: np.ndarray, name
     return Linear(names, mean.astype(np.float32), scale.astype(np.float32), w.astype(np.float32))
 
 
+def fit_listwise(examples: Sequence[Example], names: tuple[str, ...], l2: float = L2,
+                 iterations: int = 50) -> Linear:
+    """A linear score over standardised features that ranks each question's candidates: a softmax over the
+    candidates of each answerable question with a gold candidate, each gold sentence an equal share of the target
+    (so the loss is convex), each question weighed by its set (:func:`_weight`), L2-penalised; by Newton's method,
+    so the same data always gives the same weights. The score is shift-invariant within a question: the ``bias``
+    weight stays 0 (the calibration adds one)."""
+    asked = [e for e in examples if e.answerable and len(e.labels) and e.labels.max() > 0]
+    if not asked:
+        raise EvalInputError("no answerable question has an answering sentence among its candidates: nothing to rank")
+    x = np.vstack([e.candidates.rows for e in asked]).astype(np.float64)
+    mean = x.mean(axis=0)
+    scale = x.std(axis=0)
+    scale[scale < 1e-6] = 1.0
+    z = (x - mean) / scale
+    z[:, [i for i, n in enumerate(names) if n == "bias"]] = 0.0
+    starts = np.cumsum([0] + [len(e.labels) for e in asked])[:-1]
+    question = np.repeat(np.arange(len(asked)), [len(e.labels) for e in asked])
+    gold = np.concatenate([e.labels > 0 for e in asked]).astype(np.float64)
+    target = gold / np.add.reduceat(gold, starts)[question]
+    weight = np.asarray([_weight(e) for e in asked])
+    weight *= len(asked) / weight.sum()
+    w = np.zeros(z.shape[1])
+    for _ in range(iterations):
+        s = z @ w
+        e_s = np.exp(s - np.maximum.reduceat(s, starts)[question])
+        p = e_s / np.add.reduceat(e_s, starts)[question]
+        gradient = z.T @ (weight[question] * (p - target)) + l2 * w
+        mean_z = np.add.reduceat(p[:, None] * z, starts)  # per question, the expected feature row
+        hessian = ((z * (weight[question] * p)[:, None]).T @ z - (mean_z * weight[:, None]).T @ mean_z
+                   + l2 * np.eye(len(w)))
+        step = np.linalg.solve(hessian, gradient)
+        w -= step
+        if np.abs(step).max() < 1e-7:
+            break
+    return Linear(names, mean.astype(np.float32), scale.astype(np.float32), w.astype(np.float32))
+
+
 def _weight(example: Example) -> float:
     return SET_WEIGHT.get(example.set, DEFAULT_WEIGHT)
 
@@ -225,26 +266,32 @@ def withhold_gold(examples: Sequence[Example], names: Sequence[str]) -> list[Exa
 
 
 def fit(examples: Sequence[Example], recipe: dict[str, Any]) -> JudgeModel:
-    """The three models and both thresholds from ``examples``. The sentence and confidence models learn from the
-    question sets as they are; the answerable model and the refusal threshold from the sets of
+    """The three models and both thresholds from ``examples``. The sentence model (its ranker from the answerable
+    questions, its calibration from every candidate) and the confidence model learn from the question sets as
+    they are; the answerable model and the refusal threshold from the sets of
     ``recipe["abstention_sets"]`` only (all sets when none is named): CLAPnq and SQuAD with its gold passages
     withheld (:func:`withhold_gold`). SQuAD 2.0's own unanswerable questions come from two of its ten articles,
     and fitting on them made abstention worse on the held-out folds of both sets (evals/README.md). The sentence
     threshold is chosen on the sets of ``recipe["sentence_sets"]`` (all sets when none is named)."""
     with_candidates = [e for e in examples if len(e.candidates.items)]
     base = [e for e in with_candidates if not e.set.endswith(WITHHELD)]
-    rows = np.vstack([e.candidates.rows for e in base])
     labels = np.concatenate([e.labels for e in base])
     # each question weighs the same whatever its number of candidates (times its set's weight)
     weights = np.concatenate([np.full(len(e.labels), _weight(e) / len(e.labels)) for e in base])
-    sentence = fit_logistic(rows, labels, weights * len(base) / max(1e-9, weights.sum()), FEATURES)
+    weights *= len(base) / max(1e-9, weights.sum())
+    ranker = fit_listwise(base, FEATURES)
+    pointwise = fit_logistic(np.vstack([e.candidates.rows for e in base]), labels, weights, FEATURES)
+    calibration = fit_logistic(
+        np.vstack([calibration_rows(ranker.score(e.candidates.rows)) for e in base]), labels, weights,
+        CALIBRATION_FEATURES)
+    sentence = SentenceModel(ranker, pointwise, calibration)
     abstaining = in_sets(with_candidates, recipe.get("abstention_sets"))
-    a_rows = np.vstack([question_features(e.candidates, sentence.predict(e.candidates.rows)) for e in abstaining])
+    a_rows = np.vstack([question_features(e.candidates, pointwise.predict(e.candidates.rows)) for e in abstaining])
     # balanced: answerable and unanswerable questions weigh the same in each set
     names = tuple(recipe.get("answerable_features") or ANSWERABLE_FEATURES)
     answerable = fit_logistic(answerable_row(a_rows, names), np.asarray([float(e.answerable) for e in abstaining]),
                               np.asarray([_weight(e) for e in abstaining]) * _balance(abstaining), names)
-    q_rows = np.vstack([question_features(e.candidates, sentence.predict(e.candidates.rows)) for e in base])
+    q_rows = np.vstack([question_features(e.candidates, pointwise.predict(e.candidates.rows)) for e in base])
     p = np.clip(answerable.predict(answerable_row(q_rows, names)), 1e-6, 1 - 1e-6)
     logits = np.log(p / (1 - p))
     best_gold = np.asarray([float(e.answerable and e.labels[int(np.argmax(sentence.predict(e.candidates.rows)))] > 0)
@@ -564,7 +611,7 @@ def train(settings: Any, request: TrainRequest, echo: Callable[[str], None] = pr
     from service.answer.judge import FEATURE_VERSION
 
     recipe = {
-        "name": "features+logistic", "feature_version": FEATURE_VERSION, "sets": [
+        "name": "features+listwise", "feature_version": FEATURE_VERSION, "sets": [
             {"name": name, "questions": f"{questions.parent.name}/{questions.name}",
              "sha256": digest, "count": count, "limit": request.limit}
             for (name, _, questions), count, digest in zip(request.sets, counts, digests, strict=True)],
