@@ -567,7 +567,9 @@ class Judge:
         def rate(claim: str, index: int) -> list[tuple[int, int, float]]:
             vector = embedder.embed_cached([claim])[0]
             found = features(claim, vector, [passages[index]], self.reader)
-            probabilities = self.model.sentence.predict(found.rows)
+            # the pointwise probability: how well each sentence backs the claim on its own (SUPPORTED is read
+            # against it), not how it ranks among one passage's sentences
+            probabilities = self.model.sentence.pointwise.predict(found.rows)
             return [(item.start, item.end, float(p)) for item, p in zip(found.items, probabilities, strict=True)]
 
         return rate
