@@ -128,6 +128,29 @@ def test_the_packaged_model_loads_with_its_recipe() -> None:
         JudgeModel.from_json(data)
 
 
+def test_the_calibration_keeps_the_rankers_order_and_older_model_files_are_refused_with_the_fix() -> None:
+    """The probability said is the ranker's score calibrated: within a question it rises with the score (the
+    packaged weights of the score and of its gap to the best add up to a positive slope), so the sentence said
+    is the ranker's best. A model file of another feature version, or whose sentence model lacks a part, is
+    refused with what to do."""
+    model = JudgeModel.load()
+    calibration = model.sentence.calibration
+    slope = {name: float(w / s) for name, w, s in zip(calibration.names, calibration.weights, calibration.scale,
+                                                      strict=True)}
+    assert slope["score"] + slope["score_gap"] > 0
+    rows = np.random.default_rng(0).normal(size=(25, len(FEATURES))).astype(np.float32)
+    ranked = np.argsort(-model.sentence.ranker.score(rows))
+    assert np.all(np.diff(model.sentence.predict(rows)[ranked]) <= 0)  # (ties where float32 saturates)
+    assert int(np.argmax(model.sentence.predict(rows))) == int(ranked[0])
+    old = {**model.to_json(), "feature_version": "6"}
+    with pytest.raises(ValueError, match="feature version 6.*reads version 7.*train-judge"):
+        JudgeModel.from_json(old)
+    partial = model.to_json()
+    del partial["sentence"]["calibration"]
+    with pytest.raises(ValueError, match="lacks calibration.*train-judge"):
+        JudgeModel.from_json(partial)
+
+
 def test_quotes_are_cited_by_construction() -> None:
     """Sentences that wrap lines, repeat words, end in a version or an abbreviation: each citation is exactly
     the span the extractive answer says, never re-resolved by word overlap."""

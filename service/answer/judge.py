@@ -343,7 +343,7 @@ QUESTION_FEATURES = ("bias", "p1", "p2", "logit_p1", "logit_gap", "p_sum", "cos_
 # second-best sentence and passage, chosen on held-out folds and real documents (evals/README.md); a model file
 # names its own, any of QUESTION_FEATURES
 ANSWERABLE_FEATURES = ("bias", "cos_s", "p1", "cos_s_gap", "cos_p_gap")
-CONFIDENCE_FEATURES = (*QUESTION_FEATURES, "logit_answerable")
+CONFIDENCE_FEATURES = (*QUESTION_FEATURES, "logit_answerable", "logit_said")
 
 
 def question_features(candidates: Candidates, probabilities: np.ndarray) -> np.ndarray:
@@ -427,8 +427,9 @@ class SentenceModel:
     others of the same question, :func:`service.evaluation.training.fit_listwise`), and ``calibration`` a logistic
     model over that score and its gap to the question's best (:data:`CALIBRATION_FEATURES`) that turns it into the
     probability (:meth:`predict`): the order is the ranker's. ``pointwise`` is the logistic model over the same
-    features fitted on every candidate of every question, answerable or not, so it also says how answer-like the
-    best sentence is at all: the question-level models read its probabilities (:meth:`JudgeModel.judge`). Fitted
+    features fitted on every candidate of every question, answerable or not, so it also says how answer-like a
+    sentence is at all: the question-level models (:meth:`JudgeModel.judge`) and the citation checker's rater
+    (:meth:`Judge.rater`) read its probabilities. Fitted
     pointwise, the one model ranked worse (top-1 -0.015 to -0.019 on every set's held-out folds, evals/README.md);
     fitted listwise, the one model could not tell an unanswered question (AUROC -0.1 on our documents)."""
 
@@ -452,8 +453,10 @@ class SentenceModel:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> SentenceModel:
-        if "ranker" not in data:
-            raise ValueError("the judge model's sentence model is of an older form; run `citeqa train-judge`")
+        missing = [key for key in ("ranker", "pointwise", "calibration") if key not in data]
+        if missing:
+            raise ValueError(f"its sentence model lacks {', '.join(missing)} (an older form); "
+                             "run `citeqa train-judge`")
         return cls(Linear.from_json(data["ranker"], FEATURES), Linear.from_json(data["pointwise"], FEATURES),
                    Linear.from_json(data["calibration"], CALIBRATION_FEATURES))
 
@@ -486,7 +489,8 @@ class JudgeModel:
         probabilities = self.sentence.predict(candidates.rows)
         row = question_features(candidates, self.sentence.pointwise.predict(candidates.rows))
         answerable = float(self.answerable.predict(answerable_row(row, self.answerable.names)[None, :])[0])
-        confidence = float(self.confidence.predict(np.append(row, _logit(answerable))[None, :])[0])
+        said = float(probabilities.max())
+        confidence = float(self.confidence.predict(np.append(row, [_logit(answerable), _logit(said)])[None, :])[0])
         return probabilities, answerable, confidence
 
     def to_json(self) -> dict[str, Any]:
@@ -499,7 +503,8 @@ class JudgeModel:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> JudgeModel:
         if str(data.get("feature_version")) != FEATURE_VERSION:
-            raise ValueError("the judge model was fitted on another version of the features")
+            raise ValueError(f"it is of feature version {data.get('feature_version')}, this citeqa reads version "
+                             f"{FEATURE_VERSION} (the features or the models' form changed); run `citeqa train-judge`")
         return cls(SentenceModel.from_json(data["sentence"]),
                    Linear.from_json(data["answerable"], _answerable_names(data["answerable"])),
                    Linear.from_json(data["confidence"], CONFIDENCE_FEATURES),

@@ -296,7 +296,10 @@ def fit(examples: Sequence[Example], recipe: dict[str, Any]) -> JudgeModel:
     logits = np.log(p / (1 - p))
     best_gold = np.asarray([float(e.answerable and e.labels[int(np.argmax(sentence.predict(e.candidates.rows)))] > 0)
                             for e in base])
-    confidence = fit_logistic(np.column_stack([q_rows, logits]).astype(np.float32), best_gold,
+    # the confidence is that the sentence said (the ranker's best) answers: it reads that sentence's probability
+    said = np.clip([sentence.predict(e.candidates.rows).max() for e in base], 1e-6, 1 - 1e-6)
+    confidence = fit_logistic(np.column_stack([q_rows, logits, np.log(said / (1 - said))]).astype(np.float32),
+                              best_gold,
                               np.asarray([_weight(e) for e in base]), CONFIDENCE_FEATURES)
     model = JudgeModel(sentence, answerable, confidence, 0.5, 0.5, recipe)
     refuse_threshold = choose_refuse_threshold(abstaining, model)
