@@ -4,8 +4,9 @@
 
 1. In process: the 399 CLAPnq questions retrieved as POST /ask does (hybrid, k = 5, vectors read from the
    store), then :meth:`service.answer.judge.Judge.score` alone timed over them, three passes, the median:
-   questions and candidate sentences judged per second, ms per question. The judge is a logistic model over
-   features, one of which is the reader's logit (service/answer/reader.py: a small attention model, numpy, float32
+   questions and candidate sentences judged per second, ms per question. The judge is light linear models over
+   features (a listwise-fitted ranking score, calibrated; logistic models per question), one of which is the
+   reader's logit (service/answer/reader.py: a small attention model, numpy, float32
    over a float16-stored table; no encoder pass, so no int8 variant to compare; the cross-encoder of
    evals/reader.py would have one).
 2. Over HTTP: `citeqa serve` in its own process on the CLAPnq corpus (ingested once into
