@@ -133,11 +133,10 @@ def test_the_calibration_keeps_the_rankers_order_and_older_model_files_are_refus
     packaged weights of the score and of its gap to the best add up to a positive slope), so the sentence said
     is the ranker's best. A model file of another feature version, or whose sentence model lacks a part, is
     refused with what to do."""
+    from service.evaluation.training import slope
+
     model = JudgeModel.load()
-    calibration = model.sentence.calibration
-    slope = {name: float(w / s) for name, w, s in zip(calibration.names, calibration.weights, calibration.scale,
-                                                      strict=True)}
-    assert slope["score"] + slope["score_gap"] > 0
+    assert slope(model.sentence.calibration) > 0
     rows = np.random.default_rng(0).normal(size=(25, len(FEATURES))).astype(np.float32)
     ranked = np.argsort(-model.sentence.ranker.score(rows))
     assert np.all(np.diff(model.sentence.predict(rows)[ranked]) <= 0)  # (ties where float32 saturates)

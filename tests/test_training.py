@@ -8,10 +8,18 @@ import numpy as np
 
 from ingest.chunking import split_sentences
 from ingest.models import Chunk
-from service.answer.judge import FEATURES, Candidate, Candidates
+from service.answer.judge import CALIBRATION_FEATURES, FEATURES, Candidate, Candidates
 from service.answer.retrieval import Passage
 from service.evaluation.inputs import EvalQuestion, Evidence
-from service.evaluation.training import WITHHELD, Example, cache_file, document_groups, folds, withhold_gold
+from service.evaluation.training import (
+    WITHHELD,
+    Example,
+    cache_file,
+    document_groups,
+    fit_logistic,
+    folds,
+    withhold_gold,
+)
 from service.settings import Settings
 
 ANSWER = "The lighthouse was designed by Alan Stevenson. It was lit in 1844."
@@ -137,3 +145,23 @@ def test_the_fitted_sentence_model_says_the_ranked_best_and_the_question_models_
     rows = examples[0].candidates.rows
     assert np.allclose(again.sentence.predict(rows), model.sentence.predict(rows))
     assert np.allclose(again.sentence.pointwise.predict(rows), model.sentence.pointwise.predict(rows))
+
+
+def test_the_calibration_never_reverses_the_rankers_order() -> None:
+    """Labels that rise with the score but fall, more steeply, with its gap to the best would give a calibration
+    that reverses the order within a question; it is then fitted on the score alone. A score that falls as the
+    answering rises cannot be calibrated at all: a clear error."""
+    import pytest
+
+    from service.evaluation.inputs import EvalInputError
+    from service.evaluation.training import fit_calibration, slope
+
+    rng = np.random.default_rng(3)
+    score, gap = rng.normal(size=(2, 2000)).astype(np.float32)
+    labels = (rng.random(2000) < 1 / (1 + np.exp(-(score - 3.0 * gap)))).astype(np.float32)
+    rows = np.column_stack([np.ones(2000, np.float32), score, gap])
+    assert slope(fit_logistic(rows, labels, np.ones(2000), CALIBRATION_FEATURES)) < 0  # as fitted, reversed
+    calibration = fit_calibration(rows, labels, np.ones(2000))
+    assert slope(calibration) > 0 and abs(float(calibration.weights[2])) < 1e-6
+    with pytest.raises(EvalInputError, match="does not rise"):
+        fit_calibration(np.column_stack([np.ones(2000, np.float32), -score, gap]), labels, np.ones(2000))

@@ -232,6 +232,29 @@ def fit_listwise(examples: Sequence[Example], names: tuple[str, ...], l2: float 
     return Linear(names, mean.astype(np.float32), scale.astype(np.float32), w.astype(np.float32))
 
 
+def slope(calibration: Linear) -> float:
+    """How the calibrated logit moves with the ranking score within one question (where the score and its gap to
+    the best move together): positive, or the calibration would reverse the ranker's order."""
+    per = {name: float(w / s) for name, w, s in zip(calibration.names, calibration.weights, calibration.scale,
+                                                     strict=True)}
+    return per["score"] + per["score_gap"]
+
+
+def fit_calibration(rows: np.ndarray, labels: np.ndarray, weights: np.ndarray) -> Linear:
+    """The logistic calibration of the ranking score (:data:`CALIBRATION_FEATURES`), kept monotone: should the
+    score and its gap pull against each other so that a higher score gave a lower probability within a question,
+    it is fitted on the score alone (the gap column held at 0), which a ranker worth its name rises with."""
+    calibration = fit_logistic(rows, labels, weights, CALIBRATION_FEATURES)
+    if slope(calibration) > 0:
+        return calibration
+    flat = rows.copy()
+    flat[:, CALIBRATION_FEATURES.index("score_gap")] = 0.0
+    calibration = fit_logistic(flat, labels, weights, CALIBRATION_FEATURES)
+    if slope(calibration) <= 0:
+        raise EvalInputError("the sentences' ranking score does not rise with their answering: nothing to calibrate")
+    return calibration
+
+
 def _weight(example: Example) -> float:
     return SET_WEIGHT.get(example.set, DEFAULT_WEIGHT)
 
@@ -281,9 +304,8 @@ def fit(examples: Sequence[Example], recipe: dict[str, Any]) -> JudgeModel:
     weights *= len(base) / max(1e-9, weights.sum())
     ranker = fit_listwise(base, FEATURES)
     pointwise = fit_logistic(np.vstack([e.candidates.rows for e in base]), labels, weights, FEATURES)
-    calibration = fit_logistic(
-        np.vstack([calibration_rows(ranker.score(e.candidates.rows)) for e in base]), labels, weights,
-        CALIBRATION_FEATURES)
+    calibration = fit_calibration(np.vstack([calibration_rows(ranker.score(e.candidates.rows)) for e in base]),
+                                  labels, weights)
     sentence = SentenceModel(ranker, pointwise, calibration)
     abstaining = in_sets(with_candidates, recipe.get("abstention_sets"))
     a_rows = np.vstack([question_features(e.candidates, pointwise.predict(e.candidates.rows)) for e in abstaining])
