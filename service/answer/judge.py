@@ -380,6 +380,17 @@ def _logit(p: float) -> float:
     return math.log(p / (1 - p))
 
 
+def confidence_rows(rows: np.ndarray, answerable: np.ndarray, said: np.ndarray) -> np.ndarray:
+    """What the confidence model reads (:data:`CONFIDENCE_FEATURES`), one row a question: its
+    :func:`question_features` row, the logit of the probability that it is answerable and the logit of the
+    probability of the sentence said (the ranker's best)."""
+    def logit(p: np.ndarray) -> np.ndarray:
+        p = np.clip(np.asarray(p, dtype=np.float64), 1e-6, 1 - 1e-6)
+        return np.log(p / (1 - p))
+
+    return np.column_stack([rows, logit(answerable), logit(said)]).astype(np.float32)
+
+
 def sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-np.clip(x, -30, 30)))
 
@@ -429,9 +440,9 @@ class SentenceModel:
     probability (:meth:`predict`): the order is the ranker's. ``pointwise`` is the logistic model over the same
     features fitted on every candidate of every question, answerable or not, so it also says how answer-like a
     sentence is at all: the question-level models (:meth:`JudgeModel.judge`) and the citation checker's rater
-    (:meth:`Judge.rater`) read its probabilities. Fitted
-    pointwise, the one model ranked worse (top-1 -0.015 to -0.019 on every set's held-out folds, evals/README.md);
-    fitted listwise, the one model could not tell an unanswered question (AUROC -0.1 on our documents)."""
+    (:meth:`Judge.rater`) read its probabilities. Fitted pointwise, one model ranked worse (top-1 -0.015 to -0.019
+    on every set's held-out folds, evals/README.md); fitted listwise, one model could not tell an unanswered
+    question (AUROC -0.1 on our documents)."""
 
     ranker: Linear
     pointwise: Linear
@@ -489,8 +500,8 @@ class JudgeModel:
         probabilities = self.sentence.predict(candidates.rows)
         row = question_features(candidates, self.sentence.pointwise.predict(candidates.rows))
         answerable = float(self.answerable.predict(answerable_row(row, self.answerable.names)[None, :])[0])
-        said = float(probabilities.max())
-        confidence = float(self.confidence.predict(np.append(row, [_logit(answerable), _logit(said)])[None, :])[0])
+        confidence = float(self.confidence.predict(
+            confidence_rows(row[None, :], np.asarray([answerable]), np.asarray([probabilities.max()])))[0])
         return probabilities, answerable, confidence
 
     def to_json(self) -> dict[str, Any]:

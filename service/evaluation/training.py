@@ -42,6 +42,7 @@ from service.answer.judge import (
     SentenceModel,
     answerable_row,
     calibration_rows,
+    confidence_rows,
     features,
     question_features,
 )
@@ -307,22 +308,23 @@ def fit(examples: Sequence[Example], recipe: dict[str, Any]) -> JudgeModel:
     calibration = fit_calibration(np.vstack([calibration_rows(ranker.score(e.candidates.rows)) for e in base]),
                                   labels, weights)
     sentence = SentenceModel(ranker, pointwise, calibration)
+    # each question's row for the question-level models, from the pointwise probabilities, computed once
+    question_rows = {id(e): question_features(e.candidates, pointwise.predict(e.candidates.rows))
+                     for e in with_candidates}
     abstaining = in_sets(with_candidates, recipe.get("abstention_sets"))
-    a_rows = np.vstack([question_features(e.candidates, pointwise.predict(e.candidates.rows)) for e in abstaining])
+    a_rows = np.vstack([question_rows[id(e)] for e in abstaining])
     # balanced: answerable and unanswerable questions weigh the same in each set
     names = tuple(recipe.get("answerable_features") or ANSWERABLE_FEATURES)
     answerable = fit_logistic(answerable_row(a_rows, names), np.asarray([float(e.answerable) for e in abstaining]),
                               np.asarray([_weight(e) for e in abstaining]) * _balance(abstaining), names)
-    q_rows = np.vstack([question_features(e.candidates, pointwise.predict(e.candidates.rows)) for e in base])
-    p = np.clip(answerable.predict(answerable_row(q_rows, names)), 1e-6, 1 - 1e-6)
-    logits = np.log(p / (1 - p))
-    best_gold = np.asarray([float(e.answerable and e.labels[int(np.argmax(sentence.predict(e.candidates.rows)))] > 0)
-                            for e in base])
+    q_rows = np.vstack([question_rows[id(e)] for e in base])
     # the confidence is that the sentence said (the ranker's best) answers: it reads that sentence's probability
-    said = np.clip([sentence.predict(e.candidates.rows).max() for e in base], 1e-6, 1 - 1e-6)
-    confidence = fit_logistic(np.column_stack([q_rows, logits, np.log(said / (1 - said))]).astype(np.float32),
-                              best_gold,
-                              np.asarray([_weight(e) for e in base]), CONFIDENCE_FEATURES)
+    said = [sentence.predict(e.candidates.rows) for e in base]
+    best_gold = np.asarray([float(e.answerable and e.labels[int(np.argmax(p))] > 0) for e, p in zip(base, said,
+                                                                                                    strict=True)])
+    confidence = fit_logistic(
+        confidence_rows(q_rows, answerable.predict(answerable_row(q_rows, names)), np.asarray([p.max() for p in said])),
+        best_gold, np.asarray([_weight(e) for e in base]), CONFIDENCE_FEATURES)
     model = JudgeModel(sentence, answerable, confidence, 0.5, 0.5, recipe)
     refuse_threshold = choose_refuse_threshold(abstaining, model)
     sentence_threshold = choose_sentence_threshold(in_sets(base, recipe.get("sentence_sets")), model, refuse_threshold)
