@@ -12,7 +12,9 @@ Sentence boundaries (:func:`split_sentences`), in two steps:
    a heading (a Markdown ``#`` line, a line underlined with ``===``/``---``, or a short line without closing
    punctuation that starts a sentence and is followed by a line starting with a capital, like ``Installation``
    above ``Run pip install citeqa.``); a ``Key: value`` field line (``Metadata-Version: 2.4``); a table row
-   (``| a | b |``); a line ending with ``:`` followed by one that does not start in lower case; and a line
+   (``| a | b |``); a line ending with ``:`` followed by one that does not start in lower case; a manual page's
+   section heading (``DESCRIPTION``, ``SEE ALSO``: capitals alone on an unindented line over an indented one,
+   whatever that one starts with: ``patch takes ...``, ``-b  or  --backup``); and a line
    longer than usual hard wraps (over ``WRAP_MAX_CHARS``) without closing punctuation, followed by a title-like
    line starting with a capital (or by any line starting with a capital, past ``UNWRAPPED_CHARS``): text that is
    not hard-wrapped puts a paragraph or a title on each line (a web article's ``Members are reading: Why ...``
@@ -29,10 +31,10 @@ Lines of symbols only (``-----``, ``***``) are separators, never sentences. A sp
 ``text[start:end]`` is the sentence, surrounding whitespace excluded.
 
 Compared with pysbd 0.3.4 (``Segmenter(language="en", clean=False, char_span=True)``, its spans trimmed of
-whitespace) on the 54 cases of ``tests/sentence_cases.py`` (hard-wrapped lines, a capital or a number after a
+whitespace) on the 55 cases of ``tests/sentence_cases.py`` (hard-wrapped lines, a capital or a number after a
 wrap, blank lines, bullet/numbered/wrapped list items, Markdown, underlined and plain headings, field lines,
 abbreviations, initials, decimals, versions, e-mails, URLs, quotes, ellipses, CLAPnq's tokenisation), counting
-the cases whose sentences come out exactly right: this splitter 54/54, pysbd 41/54
+the cases whose sentences come out exactly right: this splitter 55/55, pysbd 41/55
 (``tests/test_sentence_cases.py`` measures it again where pysbd is installed). pysbd ends a sentence at every
 line break (the 4 wrapped-line cases), keeps list markers, ``#`` and underlines in sentences or splits a wrapped
 list item (6 cases), and keeps ``Take vitamin C. It helps.`` whole. In the first round (45 cases) this splitter
@@ -41,8 +43,9 @@ the U.S. He liked it``, ``Acme Inc. The deal``); those abbreviations now end a s
 one that starts sentences (``He``, ``The``...), and the 6 cases added after that (``10 a.m. Please``,
 ``vitamin C. It``, ``U.S. Army``, ``et al. (2020)``, ``?!``, a sentence starting ``iOS``) are right too, as is
 the three added with the long-line rule (a web article's teaser line over a section title, which pysbd gets
-right too; and two sentences wrapped at 120 columns, which it cuts at the line break). This splitter was kept;
-pysbd is not a dependency.
+right too; and two sentences wrapped at 120 columns, which it cuts at the line break), and the manual page's
+sections added on 2026-11-29 (pysbd cuts each option and term from its definition at the line break). This
+splitter was kept; pysbd is not a dependency.
 
 Splitting a chunk's own text gives the chunk's sentences (the answerer, the judge and the sentence vectors split
 ``chunk.text``), except where a chunk would begin in the middle of a line (whose rest may read as a heading on
@@ -63,7 +66,7 @@ TokenCounter = Callable[[Sequence[str]], list[int]]
 
 # Changes whenever the same text would be cut into other sentences or chunks: part of Indexer.recipe, so that
 # documents chunked another way are chunked again by the next ingest.
-SPLITTER_VERSION = "sentences-4"
+SPLITTER_VERSION = "sentences-5"
 
 ABBREVIATIONS = {
     "mr", "mrs", "ms", "dr", "prof", "sr", "jr", "st", "vs", "e.g", "i.e", "inc", "ltd", "co",
@@ -102,6 +105,7 @@ _SYMBOLS_ONLY = re.compile(r"[\W_]+")
 _ENDS_SENTENCE = re.compile(r"[.!?…]['\"”’)\]]*$")
 _CLOSING_HASHES = re.compile(r"[ \t]+#+$")
 _INTERNAL_STOP = re.compile(r"[.!?…]['\"”’)\]]*\s")
+_SECTION_HEADING = re.compile(r"[A-Z][A-Z0-9]*(?:[ -][A-Z0-9]+){0,4}")
 HEADING_MAX_CHARS = 80
 HEADING_MAX_WORDS = 10
 WRAP_MAX_CHARS = 100  # hard-wrapped text wraps at 72-80 characters (PDF lines and some files at up to ~120)
@@ -170,6 +174,23 @@ def _is_heading_line(line: str, starts_sentence: bool, following: str | None) ->
     if words[-1].lower() in _CONTINUING or _INTERNAL_STOP.search(stripped):
         return False
     return any(ch.isalpha() for ch in stripped)
+
+
+def _indent(line: str) -> int:
+    """The columns of a line's indentation (a tab to the next multiple of 8, as a terminal shows it)."""
+    expanded = line.expandtabs(8)
+    return len(expanded) - len(expanded.lstrip())
+
+
+def _is_section_heading(line: str, following: str | None) -> bool:
+    """A manual page's section heading (``DESCRIPTION``, ``EXIT STATUS``, ``SEE ALSO``): one to five words in
+    capitals alone on an unindented line, over an indented one, which may start in lower case (``patch takes a
+    patch file``) or with an option (``-b  or  --backup``). An indented word in capitals over a deeper line is a
+    term with its definition (an environment variable's ``LDAPNOINIT``), which stays one sentence with it."""
+    stripped = line.strip()
+    if following is None or len(stripped) < 3 or not _SECTION_HEADING.fullmatch(stripped):
+        return False
+    return _indent(line) == 0 and _indent(following) > 0
 
 
 def _is_unwrapped_line(line: str, following: str | None) -> bool:
@@ -243,6 +264,7 @@ def _blocks(text: str) -> list[Span]:
         else:
             starts_sentence = opened_here or bool(_ENDS_SENTENCE.search(previous.rstrip()))
             break_after = (_is_heading_line(text[content:b], starts_sentence, following)
+                           or (starts_sentence and _is_section_heading(line, following))
                            or _is_unwrapped_line(line, following))
         previous = line
     close()

@@ -48,6 +48,10 @@ CASES: list[tuple[str, str, list[str]]] = [
     ("field lines", "Metadata-Version: 2.4\nName: citeqa\nVersion: 0.1.0",
      ["Metadata-Version: 2.4", "Name: citeqa", "Version: 0.1.0"]),
     ("colon then command", "Install it with:\n$ pip install citeqa", ["Install it with:", "$ pip install citeqa"]),
+    ("manual page sections", "DESCRIPTION\n       patch takes a patch file.\n\nOPTIONS\n       -b  or  --backup\n"
+     "\t  Make\tbackup\tfiles.\n\nENVIRONMENT\n       LDAPNOINIT\n              disable all defaulting",
+     ["DESCRIPTION", "patch takes a patch file.", "OPTIONS", "-b  or  --backup\n\t  Make\tbackup\tfiles.",
+      "ENVIRONMENT", "LDAPNOINIT\n              disable all defaulting"]),
     ("abbreviations", "Dr. Smith met Mr. Jones at 5 p.m. on Jan. 5 in the U.S. capital. They talked.",
      ["Dr. Smith met Mr. Jones at 5 p.m. on Jan. 5 in the U.S. capital.", "They talked."]),
     ("e.g. and i.e.", "Use a small encoder, e.g. MiniLM, for speed. It works, i.e. it answers.",
