@@ -13,8 +13,9 @@ Sentence boundaries (:func:`split_sentences`), in two steps:
    punctuation that starts a sentence and is followed by a line starting with a capital, like ``Installation``
    above ``Run pip install citeqa.``); a ``Key: value`` field line (``Metadata-Version: 2.4``); a table row
    (``| a | b |``); a line ending with ``:`` followed by one that does not start in lower case; a manual page's
-   section heading (``DESCRIPTION``, ``SEE ALSO``: capitals alone on an unindented line over an indented one,
-   whatever that one starts with: ``patch takes ...``, ``-b  or  --backup``); and a line
+   section or subsection heading (``DESCRIPTION``, ``SEE ALSO``: capitals alone on a line after a blank one,
+   indented at most 3 columns, over a line indented deeper, whatever that one starts with: ``patch takes ...``,
+   ``-b  or  --backup``); and a line
    longer than usual hard wraps (over ``WRAP_MAX_CHARS``) without closing punctuation, followed by a title-like
    line starting with a capital (or by any line starting with a capital, past ``UNWRAPPED_CHARS``): text that is
    not hard-wrapped puts a paragraph or a title on each line (a web article's ``Members are reading: Why ...``
@@ -31,10 +32,10 @@ Lines of symbols only (``-----``, ``***``) are separators, never sentences. A sp
 ``text[start:end]`` is the sentence, surrounding whitespace excluded.
 
 Compared with pysbd 0.3.4 (``Segmenter(language="en", clean=False, char_span=True)``, its spans trimmed of
-whitespace) on the 55 cases of ``tests/sentence_cases.py`` (hard-wrapped lines, a capital or a number after a
+whitespace) on the 56 cases of ``tests/sentence_cases.py`` (hard-wrapped lines, a capital or a number after a
 wrap, blank lines, bullet/numbered/wrapped list items, Markdown, underlined and plain headings, field lines,
 abbreviations, initials, decimals, versions, e-mails, URLs, quotes, ellipses, CLAPnq's tokenisation), counting
-the cases whose sentences come out exactly right: this splitter 55/55, pysbd 41/55
+the cases whose sentences come out exactly right: this splitter 56/56, pysbd 41/56
 (``tests/test_sentence_cases.py`` measures it again where pysbd is installed). pysbd ends a sentence at every
 line break (the 4 wrapped-line cases), keeps list markers, ``#`` and underlines in sentences or splits a wrapped
 list item (6 cases), and keeps ``Take vitamin C. It helps.`` whole. In the first round (45 cases) this splitter
@@ -44,8 +45,8 @@ one that starts sentences (``He``, ``The``...), and the 6 cases added after that
 ``vitamin C. It``, ``U.S. Army``, ``et al. (2020)``, ``?!``, a sentence starting ``iOS``) are right too, as is
 the three added with the long-line rule (a web article's teaser line over a section title, which pysbd gets
 right too; and two sentences wrapped at 120 columns, which it cuts at the line break), and the manual page's
-sections added on 2026-11-29 (pysbd cuts each option and term from its definition at the line break). This
-splitter was kept; pysbd is not a dependency.
+sections and subsections added on 2026-11-29 (pysbd cuts each option and term from its definition at the line
+break). This splitter was kept; pysbd is not a dependency.
 
 Splitting a chunk's own text gives the chunk's sentences (the answerer, the judge and the sentence vectors split
 ``chunk.text``), except where a chunk would begin in the middle of a line (whose rest may read as a heading on
@@ -66,7 +67,7 @@ TokenCounter = Callable[[Sequence[str]], list[int]]
 
 # Changes whenever the same text would be cut into other sentences or chunks: part of Indexer.recipe, so that
 # documents chunked another way are chunked again by the next ingest.
-SPLITTER_VERSION = "sentences-5"
+SPLITTER_VERSION = "sentences-6"
 
 ABBREVIATIONS = {
     "mr", "mrs", "ms", "dr", "prof", "sr", "jr", "st", "vs", "e.g", "i.e", "inc", "ltd", "co",
@@ -105,7 +106,8 @@ _SYMBOLS_ONLY = re.compile(r"[\W_]+")
 _ENDS_SENTENCE = re.compile(r"[.!?…]['\"”’)\]]*$")
 _CLOSING_HASHES = re.compile(r"[ \t]+#+$")
 _INTERNAL_STOP = re.compile(r"[.!?…]['\"”’)\]]*\s")
-_SECTION_HEADING = re.compile(r"[A-Z][A-Z0-9]*(?:[ -][A-Z0-9]+){0,4}")
+_SECTION_HEADING = re.compile(r"[A-ZÀ-ÖØ-Þ][A-ZÀ-ÖØ-Þ0-9()\[\]/-]*(?:[ -][A-ZÀ-ÖØ-Þ0-9()\[\]/-]+){0,5}")
+SECTION_INDENT = 3  # a manual page's sections start at column 0, its subsections at 3
 HEADING_MAX_CHARS = 80
 HEADING_MAX_WORDS = 10
 WRAP_MAX_CHARS = 100  # hard-wrapped text wraps at 72-80 characters (PDF lines and some files at up to ~120)
@@ -183,14 +185,18 @@ def _indent(line: str) -> int:
 
 
 def _is_section_heading(line: str, following: str | None) -> bool:
-    """A manual page's section heading (``DESCRIPTION``, ``EXIT STATUS``, ``SEE ALSO``): one to five words in
-    capitals alone on an unindented line, over an indented one, which may start in lower case (``patch takes a
-    patch file``) or with an option (``-b  or  --backup``). An indented word in capitals over a deeper line is a
-    term with its definition (an environment variable's ``LDAPNOINIT``), which stays one sentence with it."""
+    """A manual page's section or subsection heading (``DESCRIPTION``, ``EXIT STATUS``, ``SEE ALSO``,
+    ``REGULAR EXPRESSIONS (PCRE)``): up to six words in capitals alone on a line indented at most
+    ``SECTION_INDENT`` columns, over a line indented deeper, which may start in lower case (``patch takes a patch
+    file``) or with an option (``-b  or  --backup``). A term in capitals indented like a definition list's (an
+    environment variable's ``LDAPNOINIT``) stays with its definition, and a line of capitals ending with a word
+    that goes on (``IN NO EVENT SHALL THE``, a licence's line where a chunk begins) is no heading."""
     stripped = line.strip()
     if following is None or len(stripped) < 3 or not _SECTION_HEADING.fullmatch(stripped):
         return False
-    return _indent(line) == 0 and _indent(following) > 0
+    if stripped.split()[-1].lower() in _CONTINUING and stripped not in ("SEE ALSO", "CONFORMING TO"):
+        return False
+    return _indent(line) <= SECTION_INDENT and _indent(following) > _indent(line)
 
 
 def _is_unwrapped_line(line: str, following: str | None) -> bool:
@@ -264,7 +270,7 @@ def _blocks(text: str) -> list[Span]:
         else:
             starts_sentence = opened_here or bool(_ENDS_SENTENCE.search(previous.rstrip()))
             break_after = (_is_heading_line(text[content:b], starts_sentence, following)
-                           or (starts_sentence and _is_section_heading(line, following))
+                           or (opened_here and _is_section_heading(line, following))
                            or _is_unwrapped_line(line, following))
         previous = line
     close()

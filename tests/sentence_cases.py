@@ -52,6 +52,10 @@ CASES: list[tuple[str, str, list[str]]] = [
      "\t  Make\tbackup\tfiles.\n\nENVIRONMENT\n       LDAPNOINIT\n              disable all defaulting",
      ["DESCRIPTION", "patch takes a patch file.", "OPTIONS", "-b  or  --backup\n\t  Make\tbackup\tfiles.",
       "ENVIRONMENT", "LDAPNOINIT\n              disable all defaulting"]),
+    ("manual page subsections", "   OPTIONS\n       -a, --all-blocks\n              Display all basic blocks.\n\n"
+     "IN NO EVENT SHALL THE\n        AUTHORS BE LIABLE FOR ANY CLAIM.",
+     ["OPTIONS", "-a, --all-blocks\n              Display all basic blocks.",
+      "IN NO EVENT SHALL THE\n        AUTHORS BE LIABLE FOR ANY CLAIM."]),
     ("abbreviations", "Dr. Smith met Mr. Jones at 5 p.m. on Jan. 5 in the U.S. capital. They talked.",
      ["Dr. Smith met Mr. Jones at 5 p.m. on Jan. 5 in the U.S. capital.", "They talked."]),
     ("e.g. and i.e.", "Use a small encoder, e.g. MiniLM, for speed. It works, i.e. it answers.",

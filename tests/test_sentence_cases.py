@@ -30,4 +30,4 @@ def test_this_splitter_beats_pysbd_on_the_tricky_cases() -> None:
     segmenter = pysbd.Segmenter(language="en", clean=False, char_span=True)
     ours = sum([text[a:b] for a, b in split_sentences(text)] == expected for _, text, expected in CASES)
     theirs = sum(pysbd_sentences(segmenter, text) == expected for _, text, expected in CASES)
-    assert (len(CASES), ours, theirs) == (55, 55, 41)
+    assert (len(CASES), ours, theirs) == (56, 56, 41)
