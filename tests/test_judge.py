@@ -22,6 +22,7 @@ from service.answer.judge import (
     features,
     header_fields,
     is_prose,
+    option_entry,
     question_type,
     rarity,
     stem,
@@ -74,6 +75,19 @@ def test_only_prose_is_a_candidate() -> None:
                  "try:\n    shell = shellingham.detect_shell()\nexcept shellingham.ShellDetectionFailure:\n"
                  "    shell = provide_default()"):
         assert not is_prose(line), line
+
+
+def test_a_manual_pages_option_entry_is_a_candidate_without_its_full_stop() -> None:
+    """GNU's pages end no option's description with a stop: the entry, option and description, is a candidate;
+    an option alone, a command line or code under an option is not."""
+    for entry in ("-f, --ignore-case\n              fold lower case to upper case characters",
+                  "-k, --key=KEYDEF\n              sort via a key; KEYDEF gives location and type",
+                  "-b  or  --backup\n\t  Make\tbackup\tfiles."):
+        assert option_entry(entry) and is_prose(entry), entry
+    for other in ("--help display this help and exit", "-n\n   foo", "-rf /tmp\n  x = {a: [1, 2]}; y = {b}",
+                  "- an item of a list\n  wrapped", "-q, --quiet\n   Is it quiet?"):
+        assert not option_entry(other), other
+        assert not is_prose(other), other
 
 
 METADATA = """Metadata-Version: 2.1

@@ -130,22 +130,45 @@ def asks(text: str) -> bool:
     return bool(_ASKS.search(text.rstrip()))
 
 
+# a command-line option opening a line: `-f`, `--ignore-case`, `-d[n]`
+_OPTION = re.compile(r"[ \t]*--?[A-Za-z0-9]")
+
+
+def _code_share(text: str) -> float:
+    """The share of ``text``'s visible characters that code, markup or a table's box-drawing lines use."""
+    visible = [char for char in text if not char.isspace()]
+    return sum(char in _CODE_CHARS or "\u2500" <= char <= "\u257f" for char in visible) / max(1, len(visible))
+
+
+def option_entry(sentence: str) -> bool:
+    """Whether a sentence is a manual page's entry for one option: the option on its first line and, on the lines
+    under it, what it does in at least three words that read as prose (``-f, --ignore-case`` over ``fold lower
+    case to upper case characters``). GNU's pages end none of these with a full stop; they are what is asked of
+    a manual page ("how do I make sort ignore case?"), so they are candidates although they end like no sentence."""
+    first, _, rest = sentence.strip().partition("\n")
+    if not _OPTION.match(first) or len(rest.split()) < 3 or asks(sentence):
+        return False
+    return _code_share(rest) <= 0.05
+
+
 def is_prose(sentence: str) -> bool:
     """Whether a sentence can be said as an answer: at least ``MIN_WORDS`` words (or three that all say
     something, like ``APT uses CMake.``, not ``Yes it is.``), not a question, ending like a sentence (or long
     enough, on one line, to be one whose stop was lost), and not code or a table row (few of the characters code
     and markup use, and none of the box-drawing lines of a table a manual page draws).
     Headings, command lines, option tables and bare code are left out: they are never the answer a reader wants
-    quoted, and they crowd the sentences that are."""
+    quoted, and they crowd the sentences that are. A manual page's entry for an option (:func:`option_entry`)
+    is in, with or without its full stop."""
     words = sentence.split()
     if asks(sentence):
         return False  # a question (a FAQ's, a heading's) never answers one: no gold sentence of any set is one
     if len(words) < MIN_WORDS and not (len(words) == 3 and all(tokenize(word) for word in words)):
         return False
+    if option_entry(sentence):
+        return True  # an option over what it does (its first line, the option, may be all code characters)
     if not ends_like_sentence(sentence) and (len(words) < 8 or "\n" in sentence.strip()):
         return False  # no stop: a heading, a command, or lines of code (a sentence wrapped over lines ends)
-    visible = [char for char in sentence if not char.isspace()]
-    return sum(char in _CODE_CHARS or "\u2500" <= char <= "\u257f" for char in visible) <= 0.05 * len(visible)
+    return _code_share(sentence) <= 0.05
 
 
 # a `Key: value` line of a header block (package metadata, a control file, mail headers): one to three words of
