@@ -384,7 +384,7 @@ def question_features(candidates: Candidates, probabilities: np.ndarray) -> np.n
     cos_s = np.sort(rows[:, column["cos_s"]])[::-1]
     cos_p = np.unique(rows[:, column["cos_p"]])[::-1]
     return np.asarray([
-        1.0, p1, p2, _logit(p1), _logit(p1) - _logit(p2), float(probabilities.sum()),
+        1.0, p1, p2, float(_logit(p1)), float(_logit(p1) - _logit(p2)), float(probabilities.sum()),
         float(cos_s[0]), float(cos_p[0]),
         float(rows[:, column["lex_s"]].max()), float(rows[:, column["lex_p"]].max()),
         same_doc / max(1e-6, float(probabilities.sum())),
@@ -398,20 +398,17 @@ def answerable_row(row: np.ndarray, names: Sequence[str] = ANSWERABLE_FEATURES) 
     return row[..., [QUESTION_FEATURES.index(name) for name in names]]
 
 
-def _logit(p: float) -> float:
-    p = min(max(p, 1e-6), 1 - 1e-6)
-    return math.log(p / (1 - p))
+def _logit(p: Any) -> Any:
+    """log(p / (1 - p)) of a probability or an array of them, clipped to [1e-6, 1 - 1e-6]."""
+    p = np.clip(np.asarray(p, dtype=np.float64), 1e-6, 1 - 1e-6)
+    return np.log(p / (1 - p))
 
 
 def confidence_rows(rows: np.ndarray, answerable: np.ndarray, said: np.ndarray) -> np.ndarray:
     """What the confidence model reads (:data:`CONFIDENCE_FEATURES`), one row a question: its
     :func:`question_features` row, the logit of the probability that it is answerable and the logit of the
     probability of the sentence said (the ranker's best)."""
-    def logit(p: np.ndarray) -> np.ndarray:
-        p = np.clip(np.asarray(p, dtype=np.float64), 1e-6, 1 - 1e-6)
-        return np.log(p / (1 - p))
-
-    return np.column_stack([rows, logit(answerable), logit(said)]).astype(np.float32)
+    return np.column_stack([rows, _logit(answerable), _logit(said)]).astype(np.float32)
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
