@@ -217,17 +217,33 @@ def fit_listwise(examples: Sequence[Example], names: tuple[str, ...], l2: float 
     target = gold / np.add.reduceat(gold, starts)[question]
     weight = np.asarray([_weight(e) for e in asked])
     weight *= len(asked) / weight.sum()
-    w = np.zeros(z.shape[1])
-    for _ in range(iterations):
+
+    def softmax(w: np.ndarray) -> np.ndarray:
         s = z @ w
         e_s = np.exp(s - np.maximum.reduceat(s, starts)[question])
-        p = e_s / np.add.reduceat(e_s, starts)[question]
+        return e_s / np.add.reduceat(e_s, starts)[question]
+
+    def loss(w: np.ndarray) -> float:
+        return float(-(weight[question] * target * np.log(np.maximum(softmax(w), 1e-300))).sum() + l2 / 2 * w @ w)
+
+    w = np.zeros(z.shape[1])
+    current = loss(w)
+    for _ in range(iterations):
+        p = softmax(w)
         gradient = z.T @ (weight[question] * (p - target)) + l2 * w
         mean_z = np.add.reduceat(p[:, None] * z, starts)  # per question, the expected feature row
         hessian = ((z * (weight[question] * p)[:, None]).T @ z - (mean_z * weight[:, None]).T @ mean_z
                    + l2 * np.eye(len(w)))
         step = np.linalg.solve(hessian, gradient)
+        # damped: the full Newton step when it lowers the loss (it always has, near the optimum), else halved
+        # until it does (features that nearly repeat others once sent the undamped steps off to thousands)
+        for _ in range(30):
+            trial = loss(w - step)
+            if trial <= current:
+                break
+            step = step / 2
         w -= step
+        current = min(current, trial)
         if np.abs(step).max() < 1e-7:
             break
     return Linear(names, mean.astype(np.float32), scale.astype(np.float32), w.astype(np.float32))
