@@ -47,7 +47,7 @@ MIN_WORDS = 4
 ANSWER_CONFIDENCE = 0.8
 SUPPORTED = 0.5  # an LLM's answer sentence is supported when its best cited sentence rates at least this
 # bump when features() or the models' form change: a model file fitted on other features is refused
-FEATURE_VERSION = "7"
+FEATURE_VERSION = "8"
 
 Span = tuple[int, int]
 
@@ -78,15 +78,39 @@ class Judgement:
 
 
 # --- words -------------------------------------------------------------------------------------------------------
-_SUFFIXES = ("ings", "ing", "edly", "ed", "ies", "es", "s", "ly")
+_SUFFIXES = ("ings", "ing", "edly", "ers", "ed", "er", "ies", "es", "s", "ly")
+# the commonest English verbs whose past forms no suffix rule finds ('Who wrote cut?' ~ 'Written by ...'), and a
+# few plurals of the same kind; words that are also common in another sense ('left', 'saw', 'found' is kept: its
+# other sense is rare) are left out
+_IRREGULAR = {
+    **dict.fromkeys(("wrote", "written"), "write"), "made": "make", "ran": "run",
+    **dict.fromkeys(("began", "begun"), "begin"), "found": "find", "built": "build",
+    **dict.fromkeys(("chose", "chosen"), "choose"), **dict.fromkeys(("gave", "given"), "give"),
+    **dict.fromkeys(("took", "taken"), "take"), **dict.fromkeys(("knew", "known"), "know"), "held": "hold",
+    "sent": "send", "spent": "spend", "told": "tell", "thought": "think", "bought": "buy", "brought": "bring",
+    "taught": "teach", "caught": "catch", "won": "win", "lost": "lose", "meant": "mean", "paid": "pay",
+    "said": "say", "sold": "sell", "stood": "stand", "understood": "understand", "went": "go", "gone": "go",
+    "came": "come", "became": "become", **dict.fromkeys(("grew", "grown"), "grow"),
+    **dict.fromkeys(("drew", "drawn"), "draw"), **dict.fromkeys(("threw", "thrown"), "throw"),
+    **dict.fromkeys(("rose", "risen"), "rise"), **dict.fromkeys(("fell", "fallen"), "fall"),
+    **dict.fromkeys(("broke", "broken"), "break"), **dict.fromkeys(("spoke", "spoken"), "speak"),
+    **dict.fromkeys(("froze", "frozen"), "freeze"), **dict.fromkeys(("drove", "driven"), "drive"),
+    **dict.fromkeys(("got", "gotten"), "get"), **dict.fromkeys(("hid", "hidden"), "hide"), "seen": "see",
+    "fought": "fight", "sought": "seek", "struck": "strike", "shot": "shoot", "led": "lead",
+    "children": "child", "men": "man", "women": "woman", "feet": "foot", "teeth": "tooth", "mice": "mouse",
+}
 
 
 def stem(word: str) -> str:
-    """A crude suffix-stripping stem, enough for 'corrected' ~ 'correct' and 'networks' ~ 'network'."""
+    """A crude stem, enough for 'corrected' ~ 'correct', 'networks' ~ 'network', 'maintainer' ~ 'maintains',
+    'ignore' ~ 'ignores' and 'wrote' ~ 'written': an irregular form to its base, a suffix stripped, then a final
+    'e' (the base of 'ignoring' and 'ignores' is 'ignor')."""
+    word = _IRREGULAR.get(word, word)
     for suffix in _SUFFIXES:
         if len(word) > len(suffix) + 3 and word.endswith(suffix):
-            return word[: -len(suffix)]
-    return word
+            word = word[: -len(suffix)]
+            break
+    return word[:-1] if len(word) >= 5 and word.endswith("e") else word
 
 
 @functools.lru_cache(maxsize=65536)
@@ -113,6 +137,18 @@ def coverage(wanted: dict[str, float], found: set[str]) -> float:
     if total <= 0:
         return 0.0
     return sum(weight for word, weight in wanted.items() if word in found) / total
+
+
+def focus_weights(wanted: dict[str, float], sentences: Sequence[set[str]]) -> dict[str, float]:
+    """The question's words weighted by how few of the retrieved sentences hold them: what the question asks about
+    its topic, not the topic itself. The topic's words ('sort', 'Click', the article's subject) are in most of the
+    sentences retrieved, so they weigh little; the words that set the question apart from the others about the same
+    topic ('ignore case') weigh most. A word in none of them weighs 1, in all of them 0."""
+    if not sentences:
+        return dict(wanted)
+    top = math.log1p(len(sentences))
+    return {word: math.log1p(len(sentences)) / top - math.log1p(sum(word in words for words in sentences)) / top
+            for word in wanted}
 
 
 _CODE_CHARS = frozenset("{}[]<>=|$\\`*#;~^")
@@ -249,7 +285,7 @@ FEATURES = (
     "log_words", "has_number", "has_time", "has_names", "has_reason",
     *(f"q_{name}" for name in QUESTION_TYPES),
     "fit_quantity", "fit_time", "fit_person", "fit_place", "fit_reason", "reader", "reader_gap", "field",
-    "fit_version", "faq",
+    "fit_version", "faq", "focus_s", "focus_p", "echo",
 )
 
 
@@ -284,15 +320,19 @@ def features(question: str, question_vector: np.ndarray, passages: Sequence[Pass
     items: list[Candidate] = []
     raw: list[list[float]] = []
     missing: list[float] = []
+    split = [split_sentences(passage.chunk.text) for passage in passages]
+    words_of = [[set(weighted_words(passage.chunk.text[a:b])) for a, b in spans]
+                for passage, spans in zip(passages, split, strict=True)]
+    focus = focus_weights(q_words, [words for passage_words in words_of for words in passage_words])
     for p_index, passage in enumerate(passages):
         text = passage.chunk.text
-        spans = split_sentences(text)
+        spans = split[p_index]
         if not spans:
             continue
         vectors = _sentence_vectors(passage, spans)
         cosines = vectors @ question_vector
         p_cos = float(passage.vector @ question_vector) if passage.vector is not None else float(cosines.max())
-        sentence_words = [set(weighted_words(text[a:b])) for a, b in spans]
+        sentence_words = words_of[p_index]
         fields = header_fields([text[a:b] for a, b in spans])
         passage_words = set().union(*sentence_words)
         lex_p = coverage(q_words, passage_words)
@@ -340,6 +380,9 @@ def features(question: str, question_vector: np.ndarray, passages: Sequence[Pass
                 # question that one is
                 float(cosines[s_index - 1]) if s_index > 0 and asks(text[slice(*spans[s_index - 1])])
                 else 0.0,
+                coverage(focus, own), coverage(focus, passage_words),
+                # says nothing the question does not (`Name: tenacity` for 'What is tenacity?'; a field by its value)
+                float(not (set(weighted_words(sentence.split(":", 1)[1])) if s_index in fields else own) - q_stems),
             ])
     rows = np.asarray(raw, dtype=np.float32).reshape(len(raw), len(FEATURES))
     if len(items):
