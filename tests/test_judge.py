@@ -46,6 +46,8 @@ def passage_of(embedder: LocalEmbedder, text: str, doc_id: str = "doc", start: i
 def test_words_and_question_types() -> None:
     assert stem("networks") == "network" and stem("corrected") == "correct" and stem("is") == "is"
     assert stem("maintainer") == stem("maintains") == stem("maintainers")  # 'Who maintains X?' ~ 'Maintainer: ...'
+    assert stem("answer") == stem("answers") == stem("answered") == stem("answering")
+    assert stem("user") != stem("use") and stem("power") == stem("powers") and stem("order") == "order"
     assert stem("ignore") == stem("ignores") == stem("ignoring") == stem("ignored")
     assert stem("wrote") == stem("written") == stem("writes")  # 'Who wrote cut?' ~ 'Written by ...'
     assert stem("case") == stem("cases") and stem("use") == "use"
@@ -119,7 +121,7 @@ def test_focus_weights_say_what_the_question_asks_about_its_topic() -> None:
     weights = focus_weights({"sort": 0.3, "ignor": 0.5, "case": 0.2, "zzq": 1.0}, sentences)
     assert weights["sort"] == 0.0 and weights["zzq"] == 1.0
     assert 0.0 < weights["case"] < weights["ignor"] < 1.0
-    assert focus_weights({"sort": 0.3}, []) == {"sort": 0.3}
+    assert focus_weights({"sort": 0.3}, []) == {"sort": 1.0}  # no sentence holds any word
 
 
 def test_the_fields_of_a_header_block_are_candidates_but_not_its_lists_nor_a_lone_field() -> None:

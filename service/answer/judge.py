@@ -78,10 +78,10 @@ class Judgement:
 
 
 # --- words -------------------------------------------------------------------------------------------------------
-_SUFFIXES = ("ings", "ing", "edly", "ers", "ed", "er", "ies", "es", "s", "ly")
+_SUFFIXES = ("ings", "ing", "edly", "ed", "ies", "es", "s", "ly")
 # the commonest English verbs whose past forms no suffix rule finds ('Who wrote cut?' ~ 'Written by ...'), and a
-# few plurals of the same kind; words that are also common in another sense ('left', 'saw', 'found' is kept: its
-# other sense is rare) are left out
+# few plurals of the same kind; forms as common in another sense ('left', 'saw', 'rose', 'fell', 'shot', 'drew')
+# are left out
 _IRREGULAR = {
     **dict.fromkeys(("wrote", "written"), "write"), "made": "make", "ran": "run",
     **dict.fromkeys(("began", "begun"), "begin"), "found": "find", "built": "build",
@@ -91,25 +91,28 @@ _IRREGULAR = {
     "taught": "teach", "caught": "catch", "won": "win", "lost": "lose", "meant": "mean", "paid": "pay",
     "said": "say", "sold": "sell", "stood": "stand", "understood": "understand", "went": "go", "gone": "go",
     "came": "come", "became": "become", **dict.fromkeys(("grew", "grown"), "grow"),
-    **dict.fromkeys(("drew", "drawn"), "draw"), **dict.fromkeys(("threw", "thrown"), "throw"),
-    **dict.fromkeys(("rose", "risen"), "rise"), **dict.fromkeys(("fell", "fallen"), "fall"),
+    "drawn": "draw", **dict.fromkeys(("threw", "thrown"), "throw"),
+    "risen": "rise", "fallen": "fall",
     **dict.fromkeys(("broke", "broken"), "break"), **dict.fromkeys(("spoke", "spoken"), "speak"),
     **dict.fromkeys(("froze", "frozen"), "freeze"), **dict.fromkeys(("drove", "driven"), "drive"),
     **dict.fromkeys(("got", "gotten"), "get"), **dict.fromkeys(("hid", "hidden"), "hide"), "seen": "see",
-    "fought": "fight", "sought": "seek", "struck": "strike", "shot": "shoot", "led": "lead",
+    "fought": "fight", "sought": "seek", "struck": "strike", "led": "lead",
     "children": "child", "men": "man", "women": "woman", "feet": "foot", "teeth": "tooth", "mice": "mouse",
 }
 
 
 def stem(word: str) -> str:
     """A crude stem, enough for 'corrected' ~ 'correct', 'networks' ~ 'network', 'maintainer' ~ 'maintains',
-    'ignore' ~ 'ignores' and 'wrote' ~ 'written': an irregular form to its base, a suffix stripped, then a final
-    'e' (the base of 'ignoring' and 'ignores' is 'ignor')."""
+    'answer' ~ 'answered', 'ignore' ~ 'ignores' and 'wrote' ~ 'written': an irregular form to its base, one
+    suffix stripped, then an 'er' left on a long word ('maintainers' -> 'maintain', 'answering' -> 'answ'; not
+    'user', 'power', 'order') and a final 'e' (the base of 'ignoring' and 'ignores' is 'ignor')."""
     word = _IRREGULAR.get(word, word)
     for suffix in _SUFFIXES:
         if len(word) > len(suffix) + 3 and word.endswith(suffix):
             word = word[: -len(suffix)]
             break
+    if len(word) > 5 and word.endswith("er"):
+        word = word[:-2]
     return word[:-1] if len(word) >= 5 and word.endswith("e") else word
 
 
@@ -143,12 +146,10 @@ def focus_weights(wanted: dict[str, float], sentences: Sequence[set[str]]) -> di
     """The question's words weighted by how few of the retrieved sentences hold them: what the question asks about
     its topic, not the topic itself. The topic's words ('sort', 'Click', the article's subject) are in most of the
     sentences retrieved, so they weigh little; the words that set the question apart from the others about the same
-    topic ('ignore case') weigh most. A word in none of them weighs 1, in all of them 0."""
-    if not sentences:
-        return dict(wanted)
-    top = math.log1p(len(sentences))
-    return {word: math.log1p(len(sentences)) / top - math.log1p(sum(word in words for words in sentences)) / top
-            for word in wanted}
+    topic ('ignore case') weigh most. A word in none of them weighs 1 (so every word, when there are no sentences),
+    in all of them 0."""
+    top = math.log1p(len(sentences)) or 1.0
+    return {word: 1.0 - math.log1p(sum(word in words for words in sentences)) / top for word in wanted}
 
 
 _CODE_CHARS = frozenset("{}[]<>=|$\\`*#;~^")

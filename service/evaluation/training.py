@@ -218,18 +218,18 @@ def fit_listwise(examples: Sequence[Example], names: tuple[str, ...], l2: float 
     weight = np.asarray([_weight(e) for e in asked])
     weight *= len(asked) / weight.sum()
 
-    def softmax(w: np.ndarray) -> np.ndarray:
+    def log_softmax(w: np.ndarray) -> np.ndarray:
         s = z @ w
-        e_s = np.exp(s - np.maximum.reduceat(s, starts)[question])
-        return e_s / np.add.reduceat(e_s, starts)[question]
+        s = s - np.maximum.reduceat(s, starts)[question]
+        return s - np.log(np.add.reduceat(np.exp(s), starts))[question]
 
     def loss(w: np.ndarray) -> float:
-        return float(-(weight[question] * target * np.log(np.maximum(softmax(w), 1e-300))).sum() + l2 / 2 * w @ w)
+        return float(-(weight[question] * target * log_softmax(w)).sum() + l2 / 2 * w @ w)
 
     w = np.zeros(z.shape[1])
     current = loss(w)
     for _ in range(iterations):
-        p = softmax(w)
+        p = np.exp(log_softmax(w))
         gradient = z.T @ (weight[question] * (p - target)) + l2 * w
         mean_z = np.add.reduceat(p[:, None] * z, starts)  # per question, the expected feature row
         hessian = ((z * (weight[question] * p)[:, None]).T @ z - (mean_z * weight[:, None]).T @ mean_z
@@ -242,8 +242,10 @@ def fit_listwise(examples: Sequence[Example], names: tuple[str, ...], l2: float 
             if trial <= current:
                 break
             step = step / 2
+        else:
+            break  # no step lowers the loss: at the optimum, as far as float64 tells
         w -= step
-        current = min(current, trial)
+        current = trial
         if np.abs(step).max() < 1e-7:
             break
     return Linear(names, mean.astype(np.float32), scale.astype(np.float32), w.astype(np.float32))
