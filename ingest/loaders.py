@@ -38,7 +38,7 @@ from ingest.titles import clip, file_title, plain_text_title
 __all__ = ["LOADABLE", "LoadProblem", "html_to_text", "load_path", "markdown_to_text", "file_doc_id"]
 
 # Changes whenever a loader would give other text for the same file: part of Indexer.recipe.
-LOADER_VERSION = "text-3"
+LOADER_VERSION = "text-4"
 
 
 @dataclass(frozen=True)
@@ -76,9 +76,9 @@ _MARKDOWN_DESCRIPTION = re.compile(r"^Description-Content-Type:[ \t]*text/markdo
 def metadata_header(text: str) -> tuple[str, str]:
     """(header, description) of a Python package's metadata (``Metadata-Version:`` header lines, a blank line, the
     long description); ("", text) for any other text."""
-    header, blank, body = text.partition("\n\n")
-    if not blank or not header.startswith("Metadata-Version:"):
+    if not text.startswith("Metadata-Version:"):
         return "", text
+    header, _, body = text.partition("\n\n")  # no blank line: a package with no long description, all header
     return header, body
 
 

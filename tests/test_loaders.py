@@ -386,3 +386,22 @@ def test_package_metadata_with_a_markdown_description(tmp_path: Path) -> None:
                         "harbour\n\nReads tide tables from NOAA files. Works offline.")
     assert sentences(doc.text)[:2] == ["Metadata-Version: 2.4", "Name: harbour"]
     assert_clean_sentences(doc.text)
+
+
+def test_package_metadata_without_a_description_is_all_header(tmp_path: Path) -> None:
+    """A wheel's METADATA with no long description has no blank line; saved as Markdown, its fields (a licence
+    folded over indented lines among them) were read as one paragraph, so `Requires-Python` ran into the
+    `Project-URL` lines before it and was never a sentence of its own (a new user's kiwisolver upload)."""
+    from service.answer.judge import header_fields
+
+    text = ("Metadata-Version: 2.4\nName: kiwi\nVersion: 1.5.1\nSummary: A constraint solver\n"
+            "License: =========================\n         The licensing terms\n        ====\n"
+            "        Kiwi is licensed under the terms of the Modified BSD License.\n"
+            "Project-URL: homepage, https://example.org/kiwi\nProject-URL: repository, https://example.org/kiwi.git\n"
+            "Classifier: Programming Language :: Python\nRequires-Python: >=3.10\n")
+    (tmp_path / "kiwi.md").write_text(text)
+    (doc,), _ = load(tmp_path)
+    assert doc.text.strip() == text.strip() and doc.title == "kiwi: A constraint solver"
+    said = sentences(doc.text)
+    assert "Requires-Python: >=3.10" in said and "Project-URL: homepage, https://example.org/kiwi" in said
+    assert said.index("Requires-Python: >=3.10") in header_fields(said)
