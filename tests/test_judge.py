@@ -231,8 +231,8 @@ def test_features_read_the_vectors_the_passages_carry(embedder: LocalEmbedder) -
     found = features("Who wrote pysbd?", embedder.embed(["Who wrote pysbd?"])[0], [header])
     said = {c.text: row[FEATURES.index("field")] for c, row in zip(found.items, found.rows, strict=True)}
     assert said["Author: Nipun Sadvilkar"] == 1.0 and said["pysbd splits text into sentences."] == 0.0
-    # 'What is pysbd?': the `Name: pysbd` field says nothing the question does not (an echo); the topic's word,
-    # in most of the passage, is no focus, so no sentence covers one
+    # 'What is pysbd?': the `Name: pysbd` field says nothing the question does not (an echo); for 'Which Python
+    # does pysbd require?' the field that holds the question's rarer words covers most of its focus
     found = features("What is pysbd?", embedder.embed(["What is pysbd?"])[0], [header])
     echo = {c.text: row[FEATURES.index("echo")] for c, row in zip(found.items, found.rows, strict=True)}
     assert echo["Name: pysbd"] == 1.0 and echo["pysbd splits text into sentences."] == 0.0

@@ -153,6 +153,7 @@ def focus_weights(wanted: dict[str, float], sentences: Sequence[set[str]]) -> di
 
 
 _CODE_CHARS = frozenset("{}[]<>=|$\\`*#;~^")
+MAX_CODE_SHARE = 0.05  # of a sentence's visible characters; more reads as code, markup or a table row
 _STOP = re.compile(r"[.!?][\"'”’)\]]*$")
 _ASKS = re.compile(r"\?[\"'”’)\]]*$")
 
@@ -185,7 +186,7 @@ def option_entry(sentence: str) -> bool:
     first, _, rest = sentence.strip().partition("\n")
     if not _OPTION.match(first) or len(rest.split()) < 3 or asks(sentence):
         return False
-    return _code_share(rest) <= 0.05
+    return _code_share(rest) <= MAX_CODE_SHARE
 
 
 def is_prose(sentence: str) -> bool:
@@ -205,7 +206,7 @@ def is_prose(sentence: str) -> bool:
         return True  # an option over what it does (its first line, the option, may be all code characters)
     if not ends_like_sentence(sentence) and (len(words) < 8 or "\n" in sentence.strip()):
         return False  # no stop: a heading, a command, or lines of code (a sentence wrapped over lines ends)
-    return _code_share(sentence) <= 0.05
+    return _code_share(sentence) <= MAX_CODE_SHARE
 
 
 # a `Key: value` line of a header block (package metadata, a control file, mail headers): one to three words of
