@@ -119,6 +119,10 @@ def test_eval_cli_end_to_end_then_compare_reusing_the_collection(tiny: tuple[Pat
     q1 = rows[0]
     assert "Robert Stevenson" in q1["answer"] and any(c["correct"] for c in q1["citations"])
     assert rows[3]["refused"] is True and rows[3]["citations"] == []
+    # a refusal says what came closest (an unanswerable question's closest passage is never gold); an answer does not
+    closest = rows[3]["closest"]
+    assert closest["quote"] and closest["doc_id"] and closest["end"] > closest["start"] and closest["correct"] is False
+    assert 0.0 <= closest["probability"] <= 1.0 and "closest" not in q1
     assert (out / "metrics.png").read_bytes().startswith(b"\x89PNG")
     report = (out / "report.md").read_text()
     assert "![headline metrics](metrics.png)" in report and "citation recall" in report
@@ -155,6 +159,8 @@ def test_eval_over_http_against_a_running_server(tiny: tuple[Path, Path], tmp_pa
     assert results["target"] == {"target": "http", "url": server.url, "top_k": None}
     rows = [json.loads(line) for line in (tmp_path / "http" / "questions.jsonl").read_text().splitlines()]
     assert all(row["confidence"] > 0 for row in rows if not row["refused"])  # read from the JSON of /ask
+    assert all(row["closest"]["quote"] for row in rows if row["refused"])  # and the refusal's closest passage
+    assert any(row["refused"] for row in rows)
     assert all(g["text"] for row in rows if row["answerable"] for g in row["gold"])
     m = results["configs"]["default"]["metrics"]
     assert (m["questions"], m["answerable"], m["unanswerable"]) == (4, 2, 2)

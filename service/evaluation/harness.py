@@ -99,6 +99,10 @@ def score(q: EvalQuestion, gold: list[scores.Span], outcome: Outcome, judge: Any
                        "quote": c.get("quote", "")}
                       for c, ok in zip(outcome.citations, correct, strict=True)],
     }
+    if outcome.closest is not None:
+        span = (outcome.closest["doc_id"], outcome.closest["start"], outcome.closest["end"])
+        # whether the refusal's closest passage is a gold sentence: an answer the refusal held back
+        record["closest"] = {**outcome.closest, "correct": scores.correct_citations([span], gold)[0]}
     if q.answerable:
         record["gold"] = gold_texts(q, gold, texts)
     return {

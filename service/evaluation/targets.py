@@ -36,6 +36,8 @@ class Outcome:
     retrieved: list[scores.Span]  # ranked, RETRIEVAL_DEPTH deep
     timings_ms: dict[str, float] = field(default_factory=dict)
     confidence: float = 0.0  # the judge's probability that the best source sentence answers (0.0 if not sent)
+    # a refusal's closest passage: doc_id, start, end, quote, probability (None when answered or nothing was found)
+    closest: dict[str, Any] | None = None
 
 
 class Target(Protocol):
@@ -103,6 +105,9 @@ class LocalTarget:
             sentences=result.sentences, dropped=result.dropped_citations,
             retrieved=[(p.chunk.doc_id, p.chunk.start, p.chunk.end) for p in ranking],
             timings_ms=result.timings_ms, confidence=float(result.confidence),
+            closest=({"doc_id": result.closest.doc_id, "start": result.closest.start, "end": result.closest.end,
+                      "quote": result.closest.quote, "probability": result.closest_probability or 0.0}
+                     if result.closest is not None else None),
         )
 
     @property
@@ -148,4 +153,6 @@ class HttpTarget:
             sentences=data.get("sentences", []), dropped=data.get("dropped_citations", 0),
             retrieved=[(p["doc_id"], p["start"], p["end"]) for p in data.get("retrieved", [])],
             timings_ms=data.get("timings_ms", {}), confidence=float(data.get("confidence") or 0.0),
+            closest=({key: data["closest"][key] for key in ("doc_id", "start", "end", "quote", "probability")}
+                     if isinstance(data.get("closest"), dict) else None),
         )
