@@ -100,6 +100,7 @@ def test_eval_cli_end_to_end_then_compare_reusing_the_collection(tiny: tuple[Pat
     assert "![reliability](reliability.png)" in report_md and "## Failures" in report_md
     assert "### The worst answers to answerable questions" in report_md and "Configuration: **hybrid**." in report_md
     assert "### The most confident answers to unanswerable questions" in report_md
+    assert "### Answers held back: refusals whose closest passage was the answer" in report_md
     target = results["target"]
     assert target["judge"].startswith("judge") and "extractive_margin" not in target
     assert isinstance(target["refuse_threshold"], float) and isinstance(target["sentence_threshold"], float)
@@ -297,6 +298,25 @@ def test_failures_are_the_worst_answers_and_the_most_confident_wrong_ones() -> N
     assert u1_quote.endswith("…") and len(u1_quote) < report.QUOTE_CHARS + 30
     empty = report.failures([harness.ConfigRun("hybrid", [], {}, {}, {})])
     assert "No answerable question was answered." in empty and "No unanswerable question was answered." in empty
+
+
+def test_the_report_shows_the_answers_a_refusal_held_back() -> None:
+    """Refused answerable questions whose closest passage was gold are listed, the most probable first; a refusal
+    whose closest passage was wrong, and an unanswerable one, are counted out."""
+    def refused(qid: str, answerable: bool, probability: float, correct: bool) -> dict:
+        return {**_row(qid, answerable, True, 0.2), "closest": {
+            "doc_id": "d", "start": 0, "end": 1, "quote": f"closest {qid}", "probability": probability,
+            "correct": correct}}
+
+    rows = [*ROWS, refused("r1", True, 0.3, True), refused("r2", True, 0.6, True), refused("r3", True, 0.9, False),
+            refused("r4", False, 0.95, False)]
+    assert [r["id"] for r in report.held_back(rows)] == ["r2", "r1"]
+    md = report.failures([harness.ConfigRun("hybrid", rows, {}, {}, {})])
+    held = md.split("### Answers held back: refusals whose closest passage was the answer")[1]
+    assert "Of the 4 answerable questions refused, 2 had a gold sentence as the closest passage" in held
+    assert held.index("**r2**") < held.index("**r1**") and "**r3**" not in held and "**r4**" not in held
+    assert "   - closest (d): closest r2" in held and "closest passage 0.60" in held
+    assert "None." in report.failures([harness.ConfigRun("hybrid", ROWS, {}, {}, {})])
 
 
 def test_report_files_without_a_model(tmp_path: Path) -> None:

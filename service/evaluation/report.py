@@ -219,6 +219,13 @@ def confident_unanswerable(rows: Sequence[dict[str, Any]], n: int = FAILURES_SHO
     return sorted(answered, key=lambda row: -row.get("confidence", 0.0))[:n]
 
 
+def held_back(rows: Sequence[dict[str, Any]], n: int = FAILURES_SHOWN) -> list[dict[str, Any]]:
+    """The ``n`` answerable questions refused although their closest passage was a gold sentence (the answer the
+    refusal held back), the most probable closest passage first (then file order)."""
+    refused = [row for row in rows if row["answerable"] and row["refused"] and (row.get("closest") or {}).get("correct")]
+    return sorted(refused, key=lambda row: -row["closest"].get("probability", 0.0))[:n]
+
+
 def quote(text: str, limit: int = QUOTE_CHARS) -> str:
     """A quote on one line (runs of whitespace made one space), cut to ``limit`` characters with an ellipsis."""
     flat = " ".join(text.split())
@@ -268,6 +275,19 @@ def failures(runs: Sequence[ConfigRun]) -> str:
             out.append("   - cited nothing")
         for c in row["citations"]:
             out.append(f"   - cited [{c['n']}] ({c['doc_id']}): {quote(c.get('quote', ''))}")
+    kept = held_back(run.rows)
+    refused = sum(row["answerable"] and row["refused"] for row in run.rows)
+    closest_gold = sum(row["answerable"] and row["refused"] and bool((row.get("closest") or {}).get("correct"))
+                       for row in run.rows)
+    out += ["", "### Answers held back: refusals whose closest passage was the answer", "",
+            f"Of the {refused} answerable questions refused, {closest_gold} had a gold sentence as the closest "
+            f"passage the refusal shows; the {len(kept)} with the most probable closest passage first.", ""]
+    if not kept:
+        out += ["None.", ""]
+    for i, row in enumerate(kept, start=1):
+        closest = row["closest"]
+        out.append(_question(i, row, f", closest passage {closest.get('probability', 0.0):.2f}"))
+        out.append(f"   - closest ({closest['doc_id']}): {quote(closest.get('quote', ''))}")
     return "\n".join(out).rstrip() + "\n"
 
 
