@@ -73,9 +73,11 @@ def test_only_prose_is_a_candidate() -> None:
     assert is_prose("It is the name\n    of the compression algorithm designed by Igor Pavlov for 7-Zip.")  # wrapped
     for three in ("APT uses CMake.", "Node.js uses V8.", "Requests supports HTTP/2."):  # three words that all say
         assert is_prose(three), three  # something (a word may be more than one token)
+    for quoted in ("``Namespace`` is now built on a regular dict.", "Use `pip install blinker` to install it now."):
+        assert is_prose(quoted), quoted  # inline code's backticks quote a name: prose (reStructuredText, Markdown)
     for line in ("What happens if you register the same file descriptor on an epoll instance twice?",  # a FAQ's
                  'Why "Narwhals"?', "Installing Requests and Supported Versions", "$ python -m pip install requests",
-                 "config = {",
+                 "config = {", "`x = {a: [1]}; y = {b}` or `{c}` as you like.",  # code quoted is still code
                  "ninja -t browse --port=8000 --no-browser mytarget", "Yes it is.", "Inspired by J.S.", "Usage: apt",
                  "Rules-Requires-Root: no | binary-targets | <implementations-keywords>",
                  "│ /dev/urandom │ Returns output from the pool of the kernel when asked │",  # a box-drawn row

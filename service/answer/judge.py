@@ -172,9 +172,15 @@ def asks(text: str) -> bool:
 _OPTION = re.compile(r"[ \t]*--?[A-Za-z0-9]")
 
 
+# inline code in prose, `name` (Markdown) or ``name`` (reStructuredText): its backticks quote a name, as quotation
+# marks would, and are not counted as code (what they quote still is)
+_INLINE_CODE = re.compile(r"(``?)(?=[^`\s])([^`\n]+?)(?<=[^`\s])\1(?!`)")
+
+
 def _code_share(text: str) -> float:
-    """The share of ``text``'s visible characters that code, markup or a table's box-drawing lines use."""
-    visible = [char for char in text if not char.isspace()]
+    """The share of ``text``'s visible characters that code, markup or a table's box-drawing lines use; the
+    backticks of inline code are not counted (``Namespace`` is now built on a regular dict. reads as prose)."""
+    visible = [char for char in _INLINE_CODE.sub(r"\2", text) if not char.isspace()]
     return sum(char in _CODE_CHARS or "\u2500" <= char <= "\u257f" for char in visible) / max(1, len(visible))
 
 
