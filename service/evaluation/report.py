@@ -222,8 +222,13 @@ def confident_unanswerable(rows: Sequence[dict[str, Any]], n: int = FAILURES_SHO
 def held_back(rows: Sequence[dict[str, Any]], n: int = FAILURES_SHOWN) -> list[dict[str, Any]]:
     """The ``n`` answerable questions refused although their closest passage was a gold sentence (the answer the
     refusal held back), the most probable closest passage first (then file order)."""
-    refused = [row for row in rows if row["answerable"] and row["refused"] and (row.get("closest") or {}).get("correct")]
+    refused = [row for row in rows if _closest_gold(row)]
     return sorted(refused, key=lambda row: -row["closest"].get("probability", 0.0))[:n]
+
+
+def _closest_gold(row: dict[str, Any]) -> bool:
+    """An answerable question refused whose closest passage was a gold sentence."""
+    return bool(row["answerable"] and row["refused"] and (row.get("closest") or {}).get("correct"))
 
 
 def quote(text: str, limit: int = QUOTE_CHARS) -> str:
@@ -277,8 +282,7 @@ def failures(runs: Sequence[ConfigRun]) -> str:
             out.append(f"   - cited [{c['n']}] ({c['doc_id']}): {quote(c.get('quote', ''))}")
     kept = held_back(run.rows)
     refused = sum(row["answerable"] and row["refused"] for row in run.rows)
-    closest_gold = sum(row["answerable"] and row["refused"] and bool((row.get("closest") or {}).get("correct"))
-                       for row in run.rows)
+    closest_gold = sum(_closest_gold(row) for row in run.rows)
     out += ["", "### Answers held back: refusals whose closest passage was the answer", "",
             f"Of the {refused} answerable questions refused, {closest_gold} had a gold sentence as the closest "
             f"passage the refusal shows; the {len(kept)} with the most probable closest passage first.", ""]
