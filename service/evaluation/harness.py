@@ -102,7 +102,7 @@ def score(q: EvalQuestion, gold: list[scores.Span], outcome: Outcome, judge: Any
     if outcome.closest is not None:
         span = (outcome.closest["doc_id"], outcome.closest["start"], outcome.closest["end"])
         # whether the refusal's closest passage is a gold sentence: an answer the refusal held back
-        record["closest"] = {**outcome.closest, "correct": scores.correct_citations([span], gold)[0]}
+        record["closest"] = {**outcome.closest, "correct": scores.overlaps_any(span, gold)}
     if q.answerable:
         record["gold"] = gold_texts(q, gold, texts)
     return {
