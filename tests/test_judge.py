@@ -354,6 +354,7 @@ def test_train_judge_on_a_tiny_sample(tmp_path: Path, monkeypatch: pytest.Monkey
     assert result.exit_code == 0, result.output
     model = JudgeModel.load(out)
     assert [(s["name"], s["count"]) for s in model.recipe["sets"]] == [("tiny", 20), ("tiny", len(asked) - 20)]
+    assert "top-1 holds an answer" in result.output
     assert "citation precision" in result.output and len(list((tmp_path / "cache").glob("tiny-*.pkl"))) == 2
     assert model.answerable.names == tuple(model.recipe["answerable_features"]) == judge.ANSWERABLE_FEATURES
     assert json.loads((tmp_path / "r.json").read_text())["tiny"]["questions"] > 10

@@ -56,6 +56,15 @@ def test_citation_precision_and_recall() -> None:
     assert scores.citation_recall([("d1", 0, 50)], GOLD) == pytest.approx(2 / 3)
 
 
+def test_a_sentence_holds_an_answer_as_a_whole_word_or_phrase() -> None:
+    said = "On January 7, 2016, Pepsi announced Beyoncé would perform alongside Coldplay at Super Bowl 50."
+    assert scores.holds_answer(said, ["coldplay"])  # case aside
+    assert scores.holds_answer(said, ["Bruno Mars", "Super Bowl 50"])  # any of the answers
+    assert not scores.holds_answer(said, ["C"])  # a letter inside a word is not the answer 'C'
+    assert not scores.holds_answer(said, ["201"]) and not scores.holds_answer(said, ["", "  "])
+    assert scores.holds_answer("It fell by 80% in a year.", ["80%"]) and scores.holds_answer("use -spy.", ["-spy"])
+
+
 def test_token_f1() -> None:
     # tokens: pred [cat, sat, on, mat] (the/a dropped), gold [cat, sat] -> P 2/4, R 2/2, F1 2/3
     assert scores.token_f1("The cat sat on a mat.", "the cat sat") == pytest.approx(2 / 3)

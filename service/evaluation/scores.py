@@ -93,6 +93,14 @@ def reciprocal_rank(retrieved: Sequence[Span], gold: Sequence[Span]) -> float:
 
 
 # --- citations -----------------------------------------------------------------------------------------------
+def holds_answer(text: str, answers: Iterable[str]) -> bool:
+    """Whether ``text`` states one of ``answers`` (a gold answer string, as a whole word or phrase, case aside): the
+    SQuAD sense of "the sentence holds the answer", which a sentence other than the one the annotator marked can
+    meet ("Beyoncé would perform alongside Coldplay at Super Bowl 50" for "Who would Beyoncé perform with?")."""
+    return any(re.search(rf"(?<!\w){re.escape(answer.strip())}(?!\w)", text, re.IGNORECASE)
+               for answer in answers if answer.strip())
+
+
 def correct_citations(cited: Sequence[Span], gold: Sequence[Span]) -> list[bool]:
     """Per cited span: does it overlap at least one gold evidence span?"""
     return [overlaps_any(span, gold) for span in cited]

@@ -522,6 +522,9 @@ def fold_report(folded: dict[str, list[tuple[Example, Decision]]]) -> dict[str, 
             "questions": len(pairs),
             "answerable": len(answerable),
             "top1": float(np.mean([e.labels[d.best] > 0 for e, d in answerable])),
+            # the issue's "the top-ranked sentence holds the answer": gold, or another that states a gold answer
+            "top1_answer": float(np.mean([e.labels[d.best] > 0 or scores.holds_answer(
+                e.candidates.items[d.best].text, e.answers) for e, d in answerable])),
             "top1_cosine": float(np.mean([e.labels[b] > 0 for e, b in zip(examples, cosine_best, strict=True)
                                           if e.answerable])),
             "gold_in_candidates": float(np.mean([e.labels.max() > 0 for e, _ in answerable])),
@@ -694,7 +697,8 @@ def _bar(name: str) -> Callable[[int, int], None]:
 
 def format_report(report: dict[str, dict[str, Any]]) -> str:
     """The fold figures as a plain table, one column per question set."""
-    keys = [("questions", "questions"), ("top1", "top-1 gold (judge)"), ("top1_cosine", "top-1 gold (cosine)"),
+    keys = [("questions", "questions"), ("top1", "top-1 gold (judge)"),
+            ("top1_answer", "top-1 holds an answer"), ("top1_cosine", "top-1 gold (cosine)"),
             ("gold_in_candidates", "gold among candidates"), ("auroc", "AUROC answerable (judge)"),
             ("auroc_cosine", "AUROC answerable (cosine)"), ("citation_precision", "citation precision"),
             ("citation_recall", "citation recall"), ("abstention_balanced_accuracy", "balanced abstention"),
