@@ -192,7 +192,7 @@ def eval_command(corpus: Path, questions: Path, out: Path, retrieval: str | None
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared"
 EVALS = Path(__file__).resolve().parent.parent / "evals"
 # what the packaged judge is fitted on: SQuAD 2.0's subset and CLAPnq's public questions (../shared), and "docs", the
-# questions written on documents collected on this machine (a set over twelve corpora; evals/heldout4 ... heldout12
+# questions written on documents collected on this machine (a set over twelve corpora; evals/heldout4 ... heldout13
 # are kept out: the checks nobody fits on)
 TRAINING_SETS = (
     f"squad2={SHARED / 'train/squad2/corpus.jsonl'},{SHARED / 'train/squad2/questions.jsonl'}",
