@@ -7,6 +7,7 @@ Screenshots go to ``test-output/page/`` (CITEQA_TEST_OUTPUT overrides the folder
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 from collections.abc import Iterator
@@ -237,7 +238,8 @@ def test_refusal_shows_the_closest_passage(browser: Browser, seeded_settings: An
         assert refusal.locator(".answer").evaluate(
             "body => body.querySelector('.refused-label').compareDocumentPosition("
             "body.querySelector('.closest-button')) & Node.DOCUMENT_POSITION_FOLLOWING") != 0
-        odds = f"judge: {round(closest['probability'] * 100)}% likely to answer"
+        # as the page rounds (JavaScript's Math.round: halves up, where Python's round() goes to even)
+        odds = f"judge: {math.floor(closest['probability'] * 100 + 0.5)}% likely to answer"
         expect(button.locator(".closest-label")).to_have_text("Closest passage")
         expect(button.locator(".closest-quote")).to_have_text(closest["quote"])
         expect(button.locator(".closest-title")).to_have_text(closest["title"])
