@@ -222,8 +222,8 @@ def confident_unanswerable(rows: Sequence[dict[str, Any]], n: int = FAILURES_SHO
 def held_back(rows: Sequence[dict[str, Any]], n: int = FAILURES_SHOWN) -> list[dict[str, Any]]:
     """The ``n`` answerable questions refused although their closest passage was a gold sentence (the answer the
     refusal held back), the most probable closest passage first (then file order)."""
-    refused = [row for row in rows if _closest_gold(row)]
-    return sorted(refused, key=lambda row: -row["closest"].get("probability", 0.0))[:n]
+    held = [row for row in rows if _closest_gold(row)]
+    return sorted(held, key=lambda row: -row["closest"].get("probability", 0.0))[:n]
 
 
 def _closest_gold(row: dict[str, Any]) -> bool:
