@@ -217,3 +217,43 @@ def test_header_fields_said_together_stay_sentences_of_their_own_when_read_back(
         "Version: 0.3.4 [1]\n\nAuthor: Nipun Sadvilkar [2]\n\nAuthor-email: nipun@example.com [3]\n\n"
         "pysbd splits text into sentences. [4]")
     assert [(c.start, c.end) for c in read_back.citations] == [(c.start, c.end) for c in by_construction.citations]
+
+
+INSTALL = ("python-dateutil can be installed from PyPI using pip (note that the package name differs):\n\n"
+           "pip install python-dateutil\n\nDownload\n\nThe dateutil module was written by Gustavo Niemeyer in 2003.\n")
+
+
+def test_a_sentence_introducing_a_command_is_said_and_cited_with_it(fake: HashingEmbedder, judge: Judge) -> None:
+    """"... using pip:" over ``pip install python-dateutil``: the command is what was asked for, and a command is
+    never a candidate of its own, so the sentence that introduces it is said with it, and cited over both."""
+    passage = make_passage(fake, INSTALL, "dateutil", start=300)
+    question = "How do I install python-dateutil from PyPI using pip?"
+    judgement = judged(fake, judge, question, [passage])
+    assert judgement.best is not None and judgement.best.text.endswith("differs):")  # the judge rates the sentence
+    pieces = list(answerer(judge, refuse_threshold=0.0, max_sentences=1).stream(question, [passage], judgement))
+    said = ("python-dateutil can be installed from PyPI using pip (note that the package name differs): "
+            "pip install python-dateutil [1]")
+    assert pieces == [said]
+    checked = cite_quotes(pieces, [passage.chunk])
+    assert checked.text == said
+    assert checked.citations[0].quote == INSTALL[:INSTALL.index("\n\nDownload")]  # the sentence and its command
+    assert checked.citations[0].start == 300
+
+
+@pytest.mark.parametrize(("text", "extended"), [
+    ("Install it with:\n\n$ make\n$ make install\n\nDone.", "Install it with:\n\n$ make\n$ make install"),
+    ("Try it:\n\n>>> import foo\n>>> foo.bar()", "Try it:\n\n>>> import foo\n>>> foo.bar()"),
+    ("It is maintained by:\n\n- Gustavo Niemeyer\n- Paul Ganssle", None),  # a list: its items are candidates
+    ("Here is the code:\n\nExamples\n\nfoo()", None),  # a heading is no command
+    ("Run this:\n\na\nb\nc\nd\n\nDone.", None),  # more than three lines: an example, not a command
+    ("Note this:\n\nthe thing is fine and works well for everyone who tries it.\n\nDone.", None),  # a sentence
+    ("The option is set with pip install foo. More text.", None),  # no colon
+])
+def test_only_a_short_command_or_code_block_after_a_colon_joins_its_sentence(text: str, extended: str | None) -> None:
+    from service.answer.extractive import with_its_block
+    from service.answer.judge import Candidate
+
+    end = text.index(":") + 1 if ":" in text else text.index(".") + 1
+    candidate = Candidate(0, 0, "d", 0, end, text[:end], 0.5, 0.9)
+    got = with_its_block(candidate, text)
+    assert got.text == (extended or candidate.text) and text[got.start:got.end] == got.text

@@ -8,7 +8,9 @@ and how likely the best of them does (the confidence). Then:
    fixed refusal sentence); the best candidate is still reported, as the closest passage.
 2. **Say what answers, no more.** It says the best sentence and the other sentences of the same document whose
    probability clears ``sentence_threshold`` (at most ``max_sentences``), word for word and in document order, each
-   followed by the marker of its passage. Both thresholds are calibrated by ``citeqa train-judge`` and kept with
+   followed by the marker of its passage. A sentence that introduces a short command or code block ("To install
+   it, use pip:" over ``pip install foo``) is said with the block (:func:`with_its_block`): the block is what
+   the reader asked for, and it is never a candidate of its own. Both thresholds are calibrated by ``citeqa train-judge`` and kept with
    the judge's model (settings may override them).
 
 Each piece it yields is a :class:`Quote`: the text said and the exact span of the passage it comes from, so its
@@ -21,9 +23,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 
 from service.answer.citations import MARKER, Quote
-from service.answer.judge import Candidate, Judgement, JudgeModel, ends_like_sentence
+from service.answer.judge import Candidate, Judgement, JudgeModel, ends_like_sentence, is_prose
 from service.answer.prompts import REFUSAL
 from service.answer.retrieval import Passage
 
@@ -56,6 +59,33 @@ def spoken(sentence: str) -> str:
     return " ".join(joined.split())
 
 
+# what follows a sentence ending in a colon: a blank line, then one block (up to the next blank line or the end)
+_NEXT_BLOCK = re.compile(r"[ \t]*\n[ \t]*\n(?P<block>(?:[^\n]*\S[^\n]*)(?:\n[^\n]*\S[^\n]*)*)(?=[ \t]*(?:\n[ \t]*\n|\n?$))")
+# a command or a line of code opens the block: a prompt (`$ `, `>>> `) or a lower-case program or keyword
+# (`pip install foo`, `from foo import bar`); a heading, a list item or a sentence does not
+_COMMAND = re.compile(r"[ \t]*(?:\$ |>>> |[a-z][\w.+/-]*(?:[ \t]|$))")
+BLOCK_LINES = 3  # a longer block is an example, not the command the sentence introduces
+BLOCK_LINE_CHARS = 100
+
+
+def with_its_block(candidate: Candidate, text: str) -> Candidate:
+    """``candidate`` (a sentence of the passage ``text``) extended over the block it introduces: when it ends with
+    a colon and the next block, after a blank line, is a command or code of at most ``BLOCK_LINES`` short lines
+    (``pip install python-dateutil`` under "... can be installed from PyPI using pip:"). Otherwise unchanged."""
+    if not candidate.text.rstrip().endswith(":"):
+        return candidate
+    found = _NEXT_BLOCK.match(text, candidate.end)
+    if found is None:
+        return candidate
+    block = found.group("block")
+    lines = block.split("\n")
+    if (len(lines) > BLOCK_LINES or any(len(line.strip()) > BLOCK_LINE_CHARS for line in lines)
+            or not _COMMAND.match(lines[0]) or is_prose(block)):
+        return candidate
+    end = found.end("block")
+    return replace(candidate, end=end, text=text[candidate.start:end])
+
+
 def choose(keys: Sequence[tuple[str, int, float]], best: int, threshold: float, max_sentences: int) -> list[int]:
     """Which candidates to say, given per candidate (document id, offset in the document, probability): the
     ``best`` one and the others of its document with probability >= ``threshold``, at most ``max_sentences``
@@ -84,7 +114,7 @@ class ExtractiveAnswerer:
         candidates = judgement.candidates
         keys = [(c.doc_id, passages[c.passage].chunk.start + c.start, c.probability) for c in candidates]
         chosen = choose(keys, candidates.index(best), self.sentence_threshold, self.max_sentences)
-        return [candidates[i] for i in chosen]
+        return [with_its_block(candidates[i], passages[candidates[i].passage].chunk.text) for i in chosen]
 
     def stream(self, question: str, passages: Sequence[Passage], judgement: Judgement) -> Iterator[str]:
         chosen = self.select(judgement, passages)
