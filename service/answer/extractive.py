@@ -10,8 +10,8 @@ and how likely the best of them does (the confidence). Then:
    probability clears ``sentence_threshold`` (at most ``max_sentences``), word for word and in document order, each
    followed by the marker of its passage. A sentence that introduces a short command or code block ("To install
    it, use pip:" over ``pip install foo``) is said with the block (:func:`with_its_block`): the block is what
-   the reader asked for, and it is never a candidate of its own. Both thresholds are calibrated by ``citeqa train-judge`` and kept with
-   the judge's model (settings may override them).
+   the reader asked for, and it is never a candidate of its own. Both thresholds are calibrated by ``citeqa
+   train-judge`` and kept with the judge's model (settings may override them).
 
 Each piece it yields is a :class:`Quote`: the text said and the exact span of the passage it comes from, so its
 citation is that span by construction (:func:`service.answer.citations.cite_quotes`), never re-resolved by word overlap.
@@ -60,7 +60,8 @@ def spoken(sentence: str) -> str:
 
 
 # what follows a sentence ending in a colon: a blank line, then one block (up to the next blank line or the end)
-_NEXT_BLOCK = re.compile(r"[ \t]*\n[ \t]*\n(?P<block>(?:[^\n]*\S[^\n]*)(?:\n[^\n]*\S[^\n]*)*)(?=[ \t]*(?:\n[ \t]*\n|\n?$))")
+_NEXT_BLOCK = re.compile(r"[ \t]*\n[ \t]*\n(?P<block>[^\n]*\S[^\n]*(?:\n[^\n]*\S[^\n]*)*)"
+                         r"(?=[ \t]*(?:\n[ \t]*\n|\n?$))")
 # a command or a line of code opens the block: a prompt (`$ `, `>>> `) or a lower-case program or keyword
 # (`pip install foo`, `from foo import bar`); a heading, a list item or a sentence does not
 _COMMAND = re.compile(r"[ \t]*(?:\$ |>>> |[a-z][\w.+/-]*(?:[ \t]|$))")
