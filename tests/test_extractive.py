@@ -245,7 +245,9 @@ def test_a_sentence_introducing_a_command_is_said_and_cited_with_it(fake: Hashin
     ("Try it:\n\n>>> import foo\n>>> foo.bar()", "Try it:\n\n>>> import foo\n>>> foo.bar()"),
     ("It is maintained by:\n\n- Gustavo Niemeyer\n- Paul Ganssle", None),  # a list: its items are candidates
     ("Here is the code:\n\nExamples\n\nfoo()", None),  # a heading is no command
-    ("Run this:\n\na\nb\nc\nd\n\nDone.", None),  # more than three lines: an example, not a command
+    ("Run this:\n\na\nb\nc\n\nDone.", None),  # more than two lines: an example, not a command
+    ("It returns a strategy:\n\nfrom foo import given\n\n@given(x)\ndef test(q):\n    pass", None),  # goes on
+    ("Use it:\n\nfrom foo import bar\n\nresult = bar()", None),  # a blank line inside an example
     ("Note this:\n\nthe thing is fine and works well for everyone who tries it.\n\nDone.", None),  # a sentence
     ("The option is set with pip install foo. More text.", None),  # no colon
 ])

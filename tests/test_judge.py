@@ -132,7 +132,9 @@ def test_the_fields_of_a_header_block_are_candidates_but_not_its_lists_nor_a_lon
     sentences = [METADATA[a:b] for a, b in split_sentences(METADATA)]
     fields = {sentences[i] for i in header_fields(sentences)}
     assert {"Author: Nipun Sadvilkar", "Requires-Python: >=3", "Version: 0.3.4"} <= fields
-    assert not any(line.startswith(("Classifier", "Requires-Dist")) for line in fields)  # keys given twice: lists
+    assert not any(line.startswith("Classifier") for line in fields)  # a key given twice: a list
+    # but each requirement is a fact asked about ("does pysbd need ruff?"): a line per item, each a field
+    assert {'Requires-Dist: pytest; extra == "test"', 'Requires-Dist: ruff; extra == "test"'} <= fields
     assert "Usage: pysbd" not in fields and not is_prose("Usage: pysbd")  # alone, a field reads like a command
     assert not header_fields(["Note: this is one line.", "Usage: apt", "Some prose follows here."])
     control = ["Source: python-foo", "X-Python3-Version: >= 3.9", "Maintainer: Jane Doe <jane@example.org>"]
@@ -377,3 +379,23 @@ def test_train_judge_on_a_tiny_sample(tmp_path: Path, monkeypatch: pytest.Monkey
         load_judge_model(make_settings(tmp_path, judge_model=tmp_path / "missing.json"))
     bad = CliRunner().invoke(main, ["train-judge", "--set", "nonsense"])
     assert bad.exit_code == 2 and "NAME=CORPUS,QUESTIONS" in bad.output
+
+
+def test_a_list_items_first_sentence_is_a_candidate_without_its_full_stop() -> None:
+    """A changelog's or a feature list's items end with no stop and may wrap: the marker says they are items, not
+    headings or code. Two words (a name), code, a question or a line without a marker are not."""
+    from service.answer.judge import list_item
+
+    text = ("v0.7.3\n- perf: improved speed for large inputs (~+20%)\n- Mathias Bynens\n"
+            "  * example converters now can handle PGM files\n    with up to 32 bits per pixel\n"
+            "12. Windows via CryptoAPI\n- x = {a: [1]}; y = {b: [2]}\n- Is it fast?\nRemove the old loader\n")
+
+    def item(sentence: str) -> bool:
+        return list_item(text, text.index(sentence), sentence)
+
+    for yes in ("perf: improved speed for large inputs (~+20%)", "Windows via CryptoAPI",
+                "example converters now can handle PGM files\n    with up to 32 bits per pixel"):
+        assert item(yes), yes
+        assert not is_prose(yes), yes  # what the rule adds
+    for no in ("Mathias Bynens", "x = {a: [1]}; y = {b: [2]}", "Is it fast?", "Remove the old loader", "v0.7.3"):
+        assert not item(no), no

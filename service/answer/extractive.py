@@ -65,14 +65,18 @@ _NEXT_BLOCK = re.compile(r"[ \t]*\n[ \t]*\n(?P<block>[^\n]*\S[^\n]*(?:\n[^\n]*\S
 # a command or a line of code opens the block: a prompt (`$ `, `>>> `) or a lower-case program or keyword
 # (`pip install foo`, `from foo import bar`); a heading, a list item or a sentence does not
 _COMMAND = re.compile(r"[ \t]*(?:\$ |>>> |[a-z][\w.+/-]*(?:[ \t]|$))")
-BLOCK_LINES = 3  # a longer block is an example, not the command the sentence introduces
+# a block's next block goes on with the code: it opens like a command, indented, or with code's characters
+_CODE_GOES_ON = re.compile(r"[ \t]*\n[ \t]*\n(?:[ \t]|[@#\[{(<]|[^\n]*=|"
+                           + _COMMAND.pattern.removeprefix("[ \t]*") + ")")
+BLOCK_LINES = 2  # a longer block is an example, not the command the sentence introduces
 BLOCK_LINE_CHARS = 100
 
 
 def with_its_block(candidate: Candidate, text: str) -> Candidate:
     """``candidate`` (a sentence of the passage ``text``) extended over the block it introduces: when it ends with
     a colon and the next block, after a blank line, is a command or code of at most ``BLOCK_LINES`` short lines
-    (``pip install python-dateutil`` under "... can be installed from PyPI using pip:"). Otherwise unchanged."""
+    (``pip install python-dateutil`` under "... can be installed from PyPI using pip:") that the block after it
+    does not go on with (a blank line inside a longer example splits it into blocks). Otherwise unchanged."""
     if not candidate.text.rstrip().endswith(":"):
         return candidate
     found = _NEXT_BLOCK.match(text, candidate.end)
@@ -84,6 +88,8 @@ def with_its_block(candidate: Candidate, text: str) -> Candidate:
             or not _COMMAND.match(lines[0]) or is_prose(block)):
         return candidate
     end = found.end("block")
+    if _CODE_GOES_ON.match(text, end):
+        return candidate
     return replace(candidate, end=end, text=text[candidate.start:end])
 
 

@@ -215,18 +215,40 @@ def is_prose(sentence: str) -> bool:
     return _code_share(sentence) <= MAX_CODE_SHARE
 
 
+# what opens a list item's line: a bullet (`-`, `*`, `+`, `•`) or a number (`1.`, `2)`), after any indentation
+_ITEM_MARKER = re.compile(r"[ \t]*(?:[-*+\u2022]|\d{1,3}[.)])[ \t]+")
+ITEM_WORDS = 3  # an item of fewer words is a name or a term (`Mathias Bynens`), not a fact
+
+
+def list_item(text: str, start: int, sentence: str) -> bool:
+    """Whether the sentence at ``start`` of ``text`` is the first sentence of a list item worth quoting: its line
+    opens with a list marker and it says at least ``ITEM_WORDS`` words that are no code. A changelog's and a
+    feature list's items end with no full stop (``perf: improved speed for large inputs (~+20%)``, ``Windows via
+    CryptoAPI``) and may wrap over lines; the marker says they are items, not headings nor code, so
+    :func:`is_prose`'s rule for a line without a stop does not apply to them."""
+    line_start = text.rfind("\n", 0, start) + 1
+    if not _ITEM_MARKER.fullmatch(text[line_start:start]):
+        return False
+    words = sentence.split()
+    return len(words) >= ITEM_WORDS and not asks(sentence) and _code_share(sentence) <= MAX_CODE_SHARE
+
+
 # a `Key: value` line of a header block (package metadata, a control file, mail headers): one to three words of
 # key (letters and digits: `X-Python3-Version`, `ISO 639-3`), a value on the same line
 _FIELD = re.compile(r"[A-Z][A-Za-z0-9]*(?:[- ][A-Za-z0-9]+){0,2}: +\S[^\n]*")
 FIELD_RUN = 3  # consecutive field lines that make a header block
 FIELD_WORDS = 15  # a field whose value says more than this is a list or a text, not a fact
+# keys given once a line per item, each item a fact asked about ("which numpy does it need?"): a package's
+# requirements (`Requires-Dist: numpy>=1.25`), unlike `Classifier` or `Project-URL` lists
+LISTED_FACTS = frozenset({"requires-dist"})
 
 
 def header_fields(sentences: Sequence[str]) -> set[int]:
     """The indices of ``sentences`` that are fields of a header block worth quoting (``Author: Philip A. Nelson``,
     ``Requires-Python: >=3.10``): lines in a run of at least ``FIELD_RUN`` `Key: value` lines whose key is the
-    only one of its name in the run (``Requires-Dist``, ``Classifier`` or ``Project-URL`` given ten times are
-    lists, not facts) and whose value is short. Alone, such a line reads like a heading or a command
+    only one of its name in the run (``Classifier`` or ``Project-URL`` given ten times are lists, not facts;
+    a key of :data:`LISTED_FACTS` is the exception, ``Requires-Dist`` a line per requirement) and whose value
+    is short. Alone, such a line reads like a heading or a command
     (``Usage: apt``), which :func:`is_prose` leaves out."""
     # (a question is never a field: `Q1: Is it free?` lines of a FAQ are not a header block's)
     shaped = [bool(_FIELD.fullmatch(sentence.strip())) and not asks(sentence) for sentence in sentences]
@@ -239,7 +261,8 @@ def header_fields(sentences: Sequence[str]) -> set[int]:
         if end - start >= FIELD_RUN:
             keys = [sentences[i].strip().split(":", 1)[0].lower() for i in range(start, end)]
             out.update(i for i, key in zip(range(start, end), keys, strict=True)
-                       if keys.count(key) == 1 and len(sentences[i].split(":", 1)[1].split()) <= FIELD_WORDS)
+                       if (keys.count(key) == 1 or key in LISTED_FACTS)
+                       and len(sentences[i].split(":", 1)[1].split()) <= FIELD_WORDS)
         start = end + 1
     return out
 
@@ -320,8 +343,8 @@ Read = Callable[[str, Sequence[str]], Any]
 
 def features(question: str, question_vector: np.ndarray, passages: Sequence[Passage],
              read: Read | None = None) -> Candidates:
-    """Every candidate sentence of ``passages`` (:func:`is_prose`, :func:`header_fields`) and its feature row; the
-    reader's columns are 0 without ``read``."""
+    """Every candidate sentence of ``passages`` (:func:`is_prose`, :func:`header_fields`, :func:`list_item`) and
+    its feature row; the reader's columns are 0 without ``read``."""
     q_words = weighted_words(question)
     q_stems = set(q_words)
     q_type = question_type(question)
@@ -350,7 +373,7 @@ def features(question: str, question_vector: np.ndarray, passages: Sequence[Pass
         for s_index, (start, end) in enumerate(spans):
             sentence = text[start:end]
             words = len(sentence.split())
-            if not (is_prose(sentence) or s_index in fields):
+            if not (is_prose(sentence) or s_index in fields or list_item(text, start, sentence)):
                 continue
             previous = cosines[s_index - 1] if s_index > 0 else None
             following = cosines[s_index + 1] if s_index + 1 < len(spans) else None
