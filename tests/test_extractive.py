@@ -242,7 +242,11 @@ def test_a_sentence_introducing_a_command_is_said_and_cited_with_it(fake: Hashin
 
 @pytest.mark.parametrize(("text", "extended"), [
     ("Install it with:\n\n$ make\n$ make install\n\nDone.", "Install it with:\n\n$ make\n$ make install"),
-    ("Try it:\n\n>>> import foo\n>>> foo.bar()", "Try it:\n\n>>> import foo\n>>> foo.bar()"),
+    ("Try it:\n\n>>> import foo\n>>> foo.bar()  \n\nMore.", "Try it:\n\n>>> import foo\n>>> foo.bar()"),
+    ("Try it:\n\n>>> import foo\n>>> foo.bar()", None),  # the passage's end: the example may go on
+    ("Run:\n\nmake install\n\nmake\n\nDone.", None),  # a one-word next block is more of the code
+    ("Run:\n\n>>> sys.argv[1]\n\nDone.", None),  # the answer would drop what reads as a marker
+    ("Install it with this command:\n\npip install foo\n- requires Python 3.8 or later\n\nDone.", None),  # an item
     ("It is maintained by:\n\n- Gustavo Niemeyer\n- Paul Ganssle", None),  # a list: its items are candidates
     ("Here is the code:\n\nExamples\n\nfoo()", None),  # a heading is no command
     ("Run this:\n\na\nb\nc\n\nDone.", None),  # more than two lines: an example, not a command
@@ -259,3 +263,19 @@ def test_only_a_short_command_or_code_block_after_a_colon_joins_its_sentence(tex
     candidate = Candidate(0, 0, "d", 0, end, text[:end], 0.5, 0.9)
     got = with_its_block(candidate, text)
     assert got.text == (extended or candidate.text) and text[got.start:got.end] == got.text
+
+
+def test_a_sentence_a_block_already_says_is_not_said_again(judge: Judge) -> None:
+    """Two sentences chosen, the second inside the block the first introduces: said once, in the first."""
+    from ingest.models import Chunk
+    from service.answer.judge import Candidate
+
+    text = "Install it with:\n\npip install foo\n\nThat is all it takes to install foo on any machine.\n"
+    chunk = Chunk(id="d:0", doc_id="d", index=0, start=0, end=len(text), text=text, title="d", source="d.md")
+    lead, command = text.index("Install"), text.index("pip")
+    candidates = [Candidate(0, 0, "d", lead, lead + 16, text[lead:lead + 16], 0.5, 0.9),
+                  Candidate(0, 1, "d", command, command + 15, text[command:command + 15], 0.5, 0.8)]
+    judgement = Judgement(candidates=candidates, answerable=0.9, confidence=0.9)
+    chosen = answerer(judge, sentence_threshold=0.5, refuse_threshold=0.0).select(
+        judgement, [Passage(chunk=chunk, score=1.0)])
+    assert [c.text for c in chosen] == ["Install it with:\n\npip install foo"]

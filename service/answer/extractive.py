@@ -64,10 +64,13 @@ _NEXT_BLOCK = re.compile(r"[ \t]*\n[ \t]*\n(?P<block>[^\n]*\S[^\n]*(?:\n[^\n]*\S
                          r"(?=[ \t]*(?:\n[ \t]*\n|\n?$))")
 # a command or a line of code opens the block: a prompt (`$ `, `>>> `) or a lower-case program or keyword
 # (`pip install foo`, `from foo import bar`); a heading, a list item or a sentence does not
-_COMMAND = re.compile(r"[ \t]*(?:\$ |>>> |[a-z][\w.+/-]*(?:[ \t]|$))")
-# a block's next block goes on with the code: it opens like a command, indented, or with code's characters
-_CODE_GOES_ON = re.compile(r"[ \t]*\n[ \t]*\n(?:[ \t]|[@#\[{(<]|[^\n]*=|"
-                           + _COMMAND.pattern.removeprefix("[ \t]*") + ")")
+_COMMAND = re.compile(r"[ \t]*(?:\$ |>>> |[a-z][\w.+/-]*(?:[ \t]|$))", re.MULTILINE)
+# the block after it: at least one blank line, then what opens it
+_AFTER = re.compile(r"[ \t]*\n(?:[ \t]*\n)+(?=[ \t]*\S)")
+# ... goes on with the code: it opens like a command, indented, or with code's characters
+_CODE_GOES_ON = re.compile(r"[ \t]|[@#\[{(<]|[^\n]*=|" + _COMMAND.pattern.removeprefix("[ \t]*"), re.MULTILINE)
+# a line of the block that is a list's item (an item is a candidate of its own) or holds what reads as our marker
+_NOT_CODE = re.compile(r"^[ \t]*(?:[-*+\u2022]|\d{1,3}[.)])[ \t]|" + MARKER.pattern, re.MULTILINE)
 BLOCK_LINES = 2  # a longer block is an example, not the command the sentence introduces
 BLOCK_LINE_CHARS = 100
 
@@ -75,20 +78,23 @@ BLOCK_LINE_CHARS = 100
 def with_its_block(candidate: Candidate, text: str) -> Candidate:
     """``candidate`` (a sentence of the passage ``text``) extended over the block it introduces: when it ends with
     a colon and the next block, after a blank line, is a command or code of at most ``BLOCK_LINES`` short lines
-    (``pip install python-dateutil`` under "... can be installed from PyPI using pip:") that the block after it
-    does not go on with (a blank line inside a longer example splits it into blocks). Otherwise unchanged."""
+    (``pip install python-dateutil`` under "... can be installed from PyPI using pip:"), followed in the passage by
+    a block that does not go on with the code (a blank line inside a longer example splits it into blocks, and at
+    the passage's end there is no telling). A block with a list's item (a candidate of its own) or with what
+    reads as a citation marker (``argv[1]``, which the answer would drop) is not a command. Otherwise unchanged."""
     if not candidate.text.rstrip().endswith(":"):
         return candidate
     found = _NEXT_BLOCK.match(text, candidate.end)
     if found is None:
         return candidate
-    block = found.group("block")
+    block = found.group("block").rstrip()
     lines = block.split("\n")
     if (len(lines) > BLOCK_LINES or any(len(line.strip()) > BLOCK_LINE_CHARS for line in lines)
-            or not _COMMAND.match(lines[0]) or is_prose(block)):
+            or not _COMMAND.match(lines[0]) or is_prose(block) or _NOT_CODE.search(block)):
         return candidate
-    end = found.end("block")
-    if _CODE_GOES_ON.match(text, end):
+    end = found.start("block") + len(block)
+    after = _AFTER.match(text, end)
+    if after is None or _CODE_GOES_ON.match(text, after.end()):
         return candidate
     return replace(candidate, end=end, text=text[candidate.start:end])
 
@@ -121,7 +127,10 @@ class ExtractiveAnswerer:
         candidates = judgement.candidates
         keys = [(c.doc_id, passages[c.passage].chunk.start + c.start, c.probability) for c in candidates]
         chosen = choose(keys, candidates.index(best), self.sentence_threshold, self.max_sentences)
-        return [with_its_block(candidates[i], passages[candidates[i].passage].chunk.text) for i in chosen]
+        said = [with_its_block(candidates[i], passages[candidates[i].passage].chunk.text) for i in chosen]
+        # a sentence a block said with its introduction already holds is not said again
+        return [c for c in said if not any(o is not c and o.passage == c.passage and o.start <= c.start
+                                              and c.end <= o.end for o in said)]
 
     def stream(self, question: str, passages: Sequence[Passage], judgement: Judgement) -> Iterator[str]:
         chosen = self.select(judgement, passages)
