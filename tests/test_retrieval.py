@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from service.answer.retrieval import reciprocal_rank_fusion, tokenize
+from service.answer.retrieval import fused_top, reciprocal_rank_fusion, tokenize
 from tests.conftest import SEED_QUESTION
 
 
@@ -18,6 +18,21 @@ def test_rrf_scores_and_order() -> None:
 def test_rrf_ties_are_deterministic() -> None:
     assert reciprocal_rank_fusion([["x", "y"], ["y", "x"]]) == reciprocal_rank_fusion([["y", "x"], ["x", "y"]])
     assert reciprocal_rank_fusion([]) == []
+
+
+def test_the_fused_top_keeps_each_rankings_first_hit() -> None:
+    """Fusion alone ranks "z", BM25's first and nowhere in the dense ranking, below the chunks both find; the top
+    keeps it in place of the lowest-fused one that is no ranking's first, in fused order with fused scores."""
+    dense, bm25 = ["a", "b", "c", "d", "e"], ["z", "c", "b", "e", "a"]
+    fused = reciprocal_rank_fusion([dense, bm25])
+    assert "z" not in [cid for cid, _ in fused[:4]]
+    top = fused_top([dense, bm25], 4)
+    assert [cid for cid, _ in top] == [cid for cid, _ in fused if cid in {"a", "b", "c", "z"}]
+    assert dict(top)["z"] == dict(fused)["z"]
+    assert fused_top([dense, dense], 3) == fused[:0] + reciprocal_rank_fusion([dense, dense])[:3]  # both agree
+    assert fused_top([dense, []], 2) == reciprocal_rank_fusion([dense])[:2]  # one ranking: its order
+    assert fused_top([["a"], ["b"]], 1) == reciprocal_rank_fusion([["a"], ["b"]])[:1]  # no room for both firsts
+    assert fused_top([], 3) == []
 
 
 def test_tokenize_drops_stop_words() -> None:
@@ -52,7 +67,7 @@ def test_passages_are_the_fused_rankings_with_the_stored_chunks(seeded_parts) ->
     retrieval = parts.retriever.retrieve(SEED_QUESTION, 4)
     dense = parts.store.query(retrieval.query_embedding, parts.settings.candidates)
     lexical = parts.retriever.bm25.search(SEED_QUESTION, parts.settings.candidates)
-    fused = reciprocal_rank_fusion([[hit.chunk.id for hit in dense], [chunk.id for chunk, _ in lexical]])[:4]
+    fused = fused_top([[hit.chunk.id for hit in dense], [chunk.id for chunk, _ in lexical]], 4)
     stored = {chunk.id: chunk for chunk in parts.store.all_chunks()}
     assert [(p.chunk, p.score) for p in retrieval.passages] == [(stored[cid], score) for cid, score in fused]
     for passage in retrieval.passages:

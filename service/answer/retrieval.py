@@ -25,7 +25,8 @@ from service.errors import StoreUnavailable
 from service.settings import RetrievalMode, Settings
 from service.store import ChromaStore
 
-__all__ = ["STOPWORDS", "BM25Index", "Passage", "Retrieval", "Retriever", "reciprocal_rank_fusion", "tokenize"]
+__all__ = ["STOPWORDS", "BM25Index", "Passage", "Retrieval", "Retriever", "fused_top", "reciprocal_rank_fusion",
+           "tokenize"]
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +64,23 @@ def reciprocal_rank_fusion(rankings: Sequence[Sequence[str]], k: int = 60) -> li
             scores[item] = scores.get(item, 0.0) + 1.0 / (k + rank)
             best[item] = min(best.get(item, rank), rank)
     return sorted(scores.items(), key=lambda pair: (-pair[1], best[pair[0]], pair[0]))
+
+
+def fused_top(rankings: Sequence[Sequence[str]], n: int, k: int = 60) -> list[tuple[str, float]]:
+    """The ``n`` best of :func:`reciprocal_rank_fusion`, keeping each ranking's first hit: fusion ranks a chunk
+    only one retriever finds below those both find, and a rare word's chunk (an option, a function named in a
+    changelog) is often BM25's first and nowhere in the dense ranking. A first hit outside the top ``n`` takes
+    the place of the lowest-fused one that is no ranking's first; the passages keep their fused scores and order."""
+    fused = reciprocal_rank_fusion(rankings, k)
+    chosen = [cid for cid, _ in fused[:n]]
+    firsts = {ranking[0] for ranking in rankings if ranking}
+    for first in [cid for cid, _ in fused[n:] if cid in firsts]:  # in fused order
+        replaceable = [i for i, cid in enumerate(chosen) if cid not in firsts]
+        if not replaceable:
+            break
+        chosen[replaceable[-1]] = first
+    kept = set(chosen)
+    return [pair for pair in fused if pair[0] in kept]
 
 
 class Retriever:
@@ -104,8 +122,7 @@ class Retriever:
             dense = self.store.query_ids(query_embedding, n, doc_ids)
         dense_rank = {cid: (rank, score) for rank, (cid, score) in enumerate(dense, start=1)}
         bm25_rank = {cid: rank for rank, (cid, _) in enumerate(lexical, start=1)}
-        fused = reciprocal_rank_fusion([[cid for cid, _ in dense], [cid for cid, _ in lexical]], self.settings.rrf_k)
-        fused = fused[:k]
+        fused = fused_top([[cid for cid, _ in dense], [cid for cid, _ in lexical]], k, self.settings.rrf_k)
         chunks, vectors = self.store.chunks_by_id([cid for cid, _ in fused], vectors=True)
         present = [(cid, score) for cid, score in fused if cid in chunks]  # a chunk deleted since is left out
         stored = self.store.sentence_vectors([cid for cid, _ in present]) if self.settings.sentence_vectors else {}
