@@ -79,8 +79,9 @@ def test_a_folder_corpus_folds_by_the_document_that_answers() -> None:
     assert fold_of[("docs", "realdocs:xz.txt")] in range(5) and len(set(fold_of.values())) == 3
 
 
-def test_the_candidates_cache_is_keyed_by_what_retrieval_reads_them_with(tmp_path) -> None:
-    """A cache made with another corpus, other questions, another encoder or chunk size is not reused."""
+def test_the_candidates_cache_is_keyed_by_what_retrieval_reads_them_with(tmp_path, monkeypatch) -> None:
+    """A cache made with another corpus, other questions, another encoder, chunk size or fusion, or by other
+    retrieval code, is not reused."""
     settings = Settings(data_dir=tmp_path)
     corpus, asked = tmp_path / "docs", b'{"id": "q1"}\n'
     kept = cache_file(tmp_path, "docs", corpus, asked, 5, None, settings)
@@ -89,8 +90,12 @@ def test_the_candidates_cache_is_keyed_by_what_retrieval_reads_them_with(tmp_pat
     others = [cache_file(tmp_path, "docs", tmp_path / "other", asked, 5, None, settings),
               cache_file(tmp_path, "docs", corpus, asked + b"\n", 5, None, settings),
               *(cache_file(tmp_path, "docs", corpus, asked, 5, None, settings.model_copy(update=change))
-                for change in ({"chunk_max_tokens": 128}, {"encoder": "torch"}))]
+                for change in ({"chunk_max_tokens": 128}, {"encoder": "torch"}, {"rrf_k": 30}, {"candidates": 50}))]
     assert kept not in others and len(set(others)) == len(others)
+    from service.evaluation import training
+
+    monkeypatch.setattr(training, "retrieval_code", lambda: "other code")
+    assert cache_file(tmp_path, "docs", corpus, asked, 5, None, settings) not in [kept, *others]
 
 
 def synthetic(seed: int, count: int = 300) -> list[Example]:

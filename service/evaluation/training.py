@@ -616,14 +616,22 @@ def text_versions() -> str:
     return f"{LOADER_VERSION}; {SPLITTER_VERSION}"
 
 
+def retrieval_code() -> str:
+    """A digest of the code that ranks and fuses what is retrieved (:mod:`service.answer.retrieval`)."""
+    from service.answer import retrieval
+
+    return hashlib.sha256(Path(retrieval.__file__).read_bytes()).hexdigest()[:16]
+
+
 def cache_file(cache: Path, name: str, corpus: Path, questions: bytes, k: int, limit: int | None,
                settings: Any) -> Path:
     """Where ``--cache`` keeps a question file's retrieved candidates: by set name and a digest of the corpus's path,
     the questions (a set may span several corpora, like docs) and what retrieval reads them with (the loaders' and
-    splitter's versions, the encoder, the chunk size, the retrieval mode: a change to any of them retrieves again),
-    ``k`` and ``limit``."""
+    splitter's versions, the encoder, the chunk size, the retrieval mode and its fusion settings, the retrieval
+    code: a change to any of them retrieves again), ``k`` and ``limit``."""
     reading = (f"{text_versions()}; {settings.embedding_model}; {settings.encoder}; "
-               f"{settings.chunk_max_tokens}; {settings.retrieval_mode}; {settings.sentence_vectors}")
+               f"{settings.chunk_max_tokens}; {settings.retrieval_mode}; {settings.sentence_vectors}; "
+               f"{settings.candidates}; {settings.rrf_k}; {retrieval_code()}")
     key = hashlib.sha256(str(corpus.resolve()).encode() + questions + reading.encode()).hexdigest()[:8]
     return cache / f"{name}-{key}-{k}-{limit}.pkl"
 
