@@ -92,8 +92,9 @@ _BOUNDARY = re.compile(
 _WORD_BEFORE = re.compile(r"([\w.]+)[.!?]*$")
 _NEXT_WORD = re.compile(r"\s+(\w+)\b")
 
-# what starts a new block, at the start of a line (after any indentation)
-_LIST_MARKER = re.compile(
+# what starts a new block, at the start of a line (after any indentation); a list item's sentence starts after it
+# (the judge reads it as the mark of a list's item too)
+LIST_MARKER = re.compile(
     r"[ \t]*(?:[-*+•‣◦▪●]|\d{1,3}[.)]|\(\d{1,3}\)|[a-z]\)|\([a-z]\))[ \t]+(?:\[[ xX]\][ \t]+)?(?=\S)")
 _ATX_HEADING = re.compile(r"[ \t]{0,3}#{1,6}[ \t]+(?=\S)")
 _SEPARATOR = re.compile(r"[ \t]*(?:[-=_*~^`#+.·•]\s*){3,}")
@@ -247,7 +248,7 @@ def _blocks(text: str) -> list[Span]:
             continue
         content = a
         heading = _ATX_HEADING.match(line)
-        marker = _LIST_MARKER.match(line)
+        marker = LIST_MARKER.match(line)
         if heading:
             close()
             content = a + heading.end()

@@ -25,6 +25,7 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 
+from ingest.chunking import LIST_MARKER
 from service.answer.citations import MARKER, Quote
 from service.answer.judge import Candidate, Judgement, JudgeModel, ends_like_sentence, is_prose
 from service.answer.prompts import REFUSAL
@@ -69,8 +70,6 @@ _COMMAND = re.compile(r"[ \t]*(?:\$ |>>> |[a-z][\w.+/-]*(?:[ \t]|$))", re.MULTIL
 _AFTER = re.compile(r"[ \t]*\n(?:[ \t]*\n)+(?=[ \t]*\S)")
 # ... goes on with the code: it opens like a command, indented, or with code's characters
 _CODE_GOES_ON = re.compile(r"[ \t]|[@#\[{(<]|[^\n]*=|" + _COMMAND.pattern.removeprefix("[ \t]*"), re.MULTILINE)
-# a line of the block that is a list's item (an item is a candidate of its own) or holds what reads as our marker
-_NOT_CODE = re.compile(r"^[ \t]*(?:[-*+\u2022]|\d{1,3}[.)])[ \t]|" + MARKER.pattern, re.MULTILINE)
 BLOCK_LINES = 2  # a longer block is an example, not the command the sentence introduces
 BLOCK_LINE_CHARS = 100
 
@@ -90,7 +89,9 @@ def with_its_block(candidate: Candidate, text: str) -> Candidate:
     block = found.group("block").rstrip()
     lines = block.split("\n")
     if (len(lines) > BLOCK_LINES or any(len(line.strip()) > BLOCK_LINE_CHARS for line in lines)
-            or not _COMMAND.match(lines[0]) or is_prose(block) or _NOT_CODE.search(block)):
+            or not _COMMAND.match(lines[0]) or is_prose(block) or MARKER.search(block)
+            # a list's item is a candidate of its own, not code
+            or any(LIST_MARKER.match(line) for line in lines)):
         return candidate
     end = found.start("block") + len(block)
     after = _AFTER.match(text, end)

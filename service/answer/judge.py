@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from ingest.chunking import split_sentences
+from ingest.chunking import LIST_MARKER, split_sentences
 from service.answer.lexical import tokenize
 from service.answer.reader import Reader, ReaderWeights
 from service.answer.retrieval import Passage
@@ -215,19 +215,18 @@ def is_prose(sentence: str) -> bool:
     return _code_share(sentence) <= MAX_CODE_SHARE
 
 
-# what opens a list item's line: a bullet (`-`, `*`, `+`, `•`) or a number (`1.`, `2)`), after any indentation
-_ITEM_MARKER = re.compile(r"[ \t]*(?:[-*+\u2022]|\d{1,3}[.)])[ \t]+")
 ITEM_WORDS = 3  # an item of fewer words is a name or a term (`Mathias Bynens`), not a fact
 
 
 def list_item(text: str, start: int, sentence: str) -> bool:
     """Whether the sentence at ``start`` of ``text`` is the first sentence of a list item worth quoting: its line
-    opens with a list marker and it says at least ``ITEM_WORDS`` words that are no code. A changelog's and a
+    opens with a list marker (the splitter's :data:`ingest.chunking.LIST_MARKER`, after which the sentence
+    starts) and it says at least ``ITEM_WORDS`` words that are no code. A changelog's and a
     feature list's items end with no full stop (``perf: improved speed for large inputs (~+20%)``, ``Windows via
     CryptoAPI``) and may wrap over lines; the marker says they are items, not headings nor code, so
     :func:`is_prose`'s rule for a line without a stop does not apply to them."""
-    line_start = text.rfind("\n", 0, start) + 1
-    if not _ITEM_MARKER.fullmatch(text[line_start:start]):
+    marker = LIST_MARKER.match(text, text.rfind("\n", 0, start) + 1)
+    if marker is None or marker.end() != start:
         return False
     words = sentence.split()
     return len(words) >= ITEM_WORDS and not asks(sentence) and _code_share(sentence) <= MAX_CODE_SHARE
