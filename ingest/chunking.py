@@ -52,7 +52,10 @@ Splitting a chunk's own text gives the chunk's sentences (the answerer, the judg
 ``chunk.text``), except where a chunk would begin in the middle of a line (whose rest may read as a heading on
 its own), just after a ``#`` (which ended the heading at the line's end) or after an indentation that made a
 line no heading: the packer starts no chunk with such
-a sentence when another one can, and checks it by splitting the sentence and the next one on their own.
+a sentence when another one can, and checks it by splitting the sentence and the next one on their own. A chunk
+that begins with a list item begins with the item's marker (``- ``, ``1.``), which the sentence itself leaves out:
+the chunk's first item then reads as an item, as the others do (until ``sentences-7`` it began after the marker,
+and the judge never took it for one).
 """
 
 from __future__ import annotations
@@ -67,7 +70,7 @@ TokenCounter = Callable[[Sequence[str]], list[int]]
 
 # Changes whenever the same text would be cut into other sentences or chunks: part of Indexer.recipe, so that
 # documents chunked another way are chunked again by the next ingest.
-SPLITTER_VERSION = "sentences-6"
+SPLITTER_VERSION = "sentences-7"
 
 ABBREVIATIONS = {
     "mr", "mrs", "ms", "dr", "prof", "sr", "jr", "st", "vs", "e.g", "i.e", "inc", "ltd", "co",
@@ -323,12 +326,24 @@ def _cut_long_sentence(text: str, span: Span, count: TokenCounter, max_tokens: i
     return pieces
 
 
-def _starts_cleanly(text: str, span: Span, following: Span | None) -> bool:
-    """Whether a chunk beginning with sentence ``span`` splits, on its own, into the same first sentence and the
-    same start of the next one (``following``). It may not when the sentence begins mid-line (the rest of that
-    line may read as a heading on its own), after a ``#`` or list marker (which ended it at the line's end) or
-    after indentation (``    # comment`` is no heading, ``# comment`` is)."""
-    start, end = span[0], (following or span)[1]
+def _chunk_start(text: str, span: Span) -> int:
+    """Where a chunk beginning with sentence ``span`` begins: at its list marker when the sentence is a list item's
+    (``- Drop Python 3.8 support``), so that the chunk's first item reads as one, as every other item of the list
+    does (the judge knows an item by its marker); at the sentence otherwise."""
+    line = text.rfind("\n", 0, span[0]) + 1
+    marker = LIST_MARKER.match(text, line)
+    if marker is None or marker.end() != span[0]:
+        return span[0]
+    return line + len(marker.group()) - len(marker.group().lstrip())
+
+
+def _starts_cleanly(text: str, start: int, span: Span, following: Span | None) -> bool:
+    """Whether a chunk beginning at ``start`` with sentence ``span`` (at its marker, :func:`_chunk_start`, or at the
+    sentence) splits, on its own, into the same first sentence and the same start of the next one (``following``).
+    It may not when the sentence begins mid-line (the rest of that line may read as a heading on its own), after a
+    ``#`` (which ended it at the line's end) or after indentation (``    # comment`` is no heading, ``# comment``
+    is)."""
+    end = (following or span)[1]
     expected = [(a - start, b - start) for a, b in ([span, following] if following else [span])]
     return split_sentences(text[start:end]) == expected
 
@@ -360,15 +375,25 @@ def chunk_spans(text: str, count: TokenCounter, max_tokens: int) -> list[Span]:
     used = 0
     i = 0
     clean: dict[int, bool] = {}
+    starts = [_chunk_start(text, span) for span, _ in units]
+    # the word pieces of a list marker a chunk would begin with (its unit's gap counts it in a chunk going on)
+    leads = [0] * len(units)
+    marked = [j for j, (span, _) in enumerate(units) if starts[j] < span[0]]
+    for j, n in zip(marked, count([text[starts[j] : units[j][0][0]] for j in marked]), strict=True):
+        if units[j][1] + n <= max_tokens:
+            leads[j] = n
+        else:  # an item cut to the window's size (a list item of one long sentence): no room for its marker
+            starts[j] = units[j][0][0]
 
     def can_start(j: int) -> bool:
         if j not in clean:
-            clean[j] = _starts_cleanly(text, units[j][0], units[j + 1][0] if j + 1 < len(units) else None)
+            following = units[j + 1][0] if j + 1 < len(units) else None
+            clean[j] = _starts_cleanly(text, starts[j], units[j][0], following)
         return clean[j]
 
     while i < len(units):
         if i == first:
-            used = units[i][1]
+            used = leads[i] + units[i][1]
             i += 1
             continue
         if used + gaps[i] + units[i][1] <= max_tokens:
@@ -380,10 +405,10 @@ def chunk_spans(text: str, count: TokenCounter, max_tokens: int) -> list[Span]:
             cut -= 1
         if not can_start(cut):
             cut = i  # no sentence of this chunk starts cleanly: keep the longest chunk
-        chunks.append((units[first][0][0], units[cut - 1][0][1]))
+        chunks.append((starts[first], units[cut - 1][0][1]))
         first = i = cut
     if first < len(units):
-        chunks.append((units[first][0][0], units[-1][0][1]))
+        chunks.append((starts[first], units[-1][0][1]))
     return chunks
 
 

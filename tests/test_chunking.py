@@ -169,3 +169,26 @@ def test_a_stop_at_the_end_of_a_line_ends_the_sentence_unless_the_next_line_goes
     text = "The storm came.\n<b>Bold</b> line.\nSee e.g.\nthe log. Then 🌊 waves."
     assert [text[a:b] for a, b in split_sentences(text)] == [
         "The storm came.", "<b>Bold</b> line.", "See e.g.\nthe log.", "Then 🌊 waves."]
+
+
+def test_a_chunk_that_begins_in_a_list_begins_with_the_items_marker(count: object) -> None:
+    """A changelog's items end with no stop; the chunk that begins with one begins with its marker, so the item
+    reads as an item there too (the judge takes a list's items as candidates by their marker)."""
+    from service.answer.judge import list_item
+
+    items = [f"- Fixed the parser for input number {n} with nested brackets and long names" for n in range(40)]
+    items[17] = "  1. Fixed the parser for input number 17 with nested brackets and long names"
+    text = "Version 2.0\n\n" + "\n".join(items) + "\n\nVersion 1.0\n\n  * Dropped support for the old format\n"
+    limit = 60
+    chunks = chunk_document(Document(id="c", title="t", source="NEWS", text=text), count, max_tokens=limit)  # type: ignore[arg-type]
+    inside = [chunk for chunk in chunks[1:] if chunk.text[0] in "-1*"]
+    assert len(inside) >= 4 and all(count([c.text])[0] <= limit for c in chunks)  # type: ignore[operator]
+    assert all(chunk.text.startswith(("- ", "1. ", "* ")) for chunk in inside)
+    for chunk in inside:
+        (start, end), *_ = split_sentences(chunk.text)
+        assert list_item(chunk.text, start, chunk.text[start:end])
+    # every sentence still lies in exactly one chunk, and what no chunk holds is only markers and blank lines
+    for a, b in split_sentences(text):
+        assert sum(1 for c in chunks if c.start <= a and b <= c.end) == 1
+    between = [text[x.end : y.start] for x, y in zip(chunks, chunks[1:], strict=False)]
+    assert all(not gap.strip() for gap in between)
