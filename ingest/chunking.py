@@ -376,16 +376,19 @@ def chunk_spans(text: str, count: TokenCounter, max_tokens: int) -> list[Span]:
     i = 0
     clean: dict[int, bool] = {}
     starts = [_chunk_start(text, span) for span, _ in units]
-    # the word pieces of a list marker a chunk would begin with (its unit's gap counts it in a chunk going on)
-    leads = [0] * len(units)
-    marked = [j for j, (span, _) in enumerate(units) if starts[j] < span[0]]
-    for j, n in zip(marked, count([text[starts[j] : units[j][0][0]] for j in marked]), strict=True):
-        if units[j][1] + n <= max_tokens:
-            leads[j] = n
-        else:  # an item cut to the window's size (a list item of one long sentence): no room for its marker
-            starts[j] = units[j][0][0]
+    leads: dict[int, int] = {}
+
+    def lead(j: int) -> int:
+        """The word pieces of the list marker a chunk beginning with unit ``j`` begins with (a chunk going on
+        counts it in the unit's gap), counted when first asked: only the units that begin a chunk are."""
+        if j not in leads:
+            leads[j] = count([text[starts[j] : units[j][0][0]]])[0] if starts[j] < units[j][0][0] else 0
+            if units[j][1] + leads[j] > max_tokens:  # an item cut to the window's size: no room for its marker
+                starts[j], leads[j] = units[j][0][0], 0
+        return leads[j]
 
     def can_start(j: int) -> bool:
+        lead(j)
         if j not in clean:
             following = units[j + 1][0] if j + 1 < len(units) else None
             clean[j] = _starts_cleanly(text, starts[j], units[j][0], following)
@@ -393,7 +396,7 @@ def chunk_spans(text: str, count: TokenCounter, max_tokens: int) -> list[Span]:
 
     while i < len(units):
         if i == first:
-            used = leads[i] + units[i][1]
+            used = lead(i) + units[i][1]
             i += 1
             continue
         if used + gaps[i] + units[i][1] <= max_tokens:
