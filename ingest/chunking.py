@@ -53,9 +53,10 @@ Splitting a chunk's own text gives the chunk's sentences (the answerer, the judg
 its own), just after a ``#`` (which ended the heading at the line's end) or after an indentation that made a
 line no heading: the packer starts no chunk with such
 a sentence when another one can, and checks it by splitting the sentence and the next one on their own. A chunk
-that begins with a list item begins with the item's marker (``- ``, ``1.``), which the sentence itself leaves out:
-the chunk's first item then reads as an item, as the others do (until ``sentences-7`` it began after the marker,
-and the judge never took it for one).
+that begins with a list item's first sentence begins with the item's marker (``- ``, ``1.``), which the sentence
+itself leaves out: the chunk's first item then reads as an item, as the others do (until ``sentences-7`` it began
+after the marker, and the judge never took it for one). The exception is an item whose sentence and marker
+together are over the window (none at the default 200 word pieces in our documents): it begins at its sentence.
 """
 
 from __future__ import annotations
@@ -327,9 +328,9 @@ def _cut_long_sentence(text: str, span: Span, count: TokenCounter, max_tokens: i
 
 
 def _chunk_start(text: str, span: Span) -> int:
-    """Where a chunk beginning with sentence ``span`` begins: at its list marker when the sentence is a list item's
-    (``- Drop Python 3.8 support``), so that the chunk's first item reads as one, as every other item of the list
-    does (the judge knows an item by its marker); at the sentence otherwise."""
+    """Where a chunk beginning with sentence ``span`` begins: at its list marker when the sentence is the first of a
+    list item (``- Drop Python 3.8 support``), so that the chunk's first item reads as one, as every other item of
+    the list does (the judge knows an item by its marker); at the sentence otherwise."""
     line = text.rfind("\n", 0, span[0]) + 1
     marker = LIST_MARKER.match(text, line)
     if marker is None or marker.end() != span[0]:
@@ -353,7 +354,7 @@ def chunk_spans(text: str, count: TokenCounter, max_tokens: int) -> list[Span]:
 
     The word-piece count of text cut at whitespace is the sum of its parts' counts (BERT pre-tokenises on
     whitespace and punctuation), so sentences are counted once and summed, with what lies between two sentences
-    (list markers, ``#``, separator lines) counted too.
+    (list markers, ``#``, separator lines) counted too, and the list marker a chunk begins with (:func:`_chunk_start`).
     """
     sentences = split_sentences(text)
     sizes = count([text[a:b] for a, b in sentences])
@@ -380,10 +381,11 @@ def chunk_spans(text: str, count: TokenCounter, max_tokens: int) -> list[Span]:
 
     def lead(j: int) -> int:
         """The word pieces of the list marker a chunk beginning with unit ``j`` begins with (a chunk going on
-        counts it in the unit's gap), counted when first asked: only the units that begin a chunk are."""
+        counts it in the unit's gap), counted when first asked: only for the units a chunk begins with or the
+        packer tries to begin one with."""
         if j not in leads:
             leads[j] = count([text[starts[j] : units[j][0][0]]])[0] if starts[j] < units[j][0][0] else 0
-            if units[j][1] + leads[j] > max_tokens:  # an item cut to the window's size: no room for its marker
+            if units[j][1] + leads[j] > max_tokens:  # the item and its marker are over the window: no marker
                 starts[j], leads[j] = units[j][0][0], 0
         return leads[j]
 

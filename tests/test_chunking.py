@@ -187,7 +187,7 @@ def test_a_chunk_that_begins_in_a_list_begins_with_the_items_marker(count: objec
     for chunk in inside:
         (start, end), *_ = split_sentences(chunk.text)
         assert list_item(chunk.text, start, chunk.text[start:end])
-    # every sentence still lies in exactly one chunk, and what no chunk holds is only markers and blank lines
+    # every sentence still lies in exactly one chunk, and no chunk leaves anything but blank lines to the next
     for a, b in split_sentences(text):
         assert sum(1 for c in chunks if c.start <= a and b <= c.end) == 1
     between = [text[x.end : y.start] for x, y in zip(chunks, chunks[1:], strict=False)]
