@@ -192,3 +192,13 @@ def test_a_chunk_that_begins_in_a_list_begins_with_the_items_marker(count: objec
         assert sum(1 for c in chunks if c.start <= a and b <= c.end) == 1
     between = [text[x.end : y.start] for x, y in zip(chunks, chunks[1:], strict=False)]
     assert all(not gap.strip() for gap in between)
+
+
+def test_an_item_too_long_for_the_window_with_its_marker_begins_at_its_sentence() -> None:
+    """The marker counts in the window: an item that fits alone but not with its marker begins without it, and no
+    chunk is over the window."""
+    text = "Intro.\n- Fixed the parser for nested brackets in long names here."  # the item: 10 words
+    chunks = chunk_spans(text, lambda texts: [len(t.split()) for t in texts], max_tokens=10)
+    assert [text[a:b] for a, b in chunks] == ["Intro.", "Fixed the parser for nested brackets in long names here."]
+    chunks = chunk_spans(text, lambda texts: [len(t.split()) for t in texts], max_tokens=11)
+    assert [text[a:b] for a, b in chunks] == ["Intro.", "- Fixed the parser for nested brackets in long names here."]
