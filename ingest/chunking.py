@@ -327,15 +327,23 @@ def _cut_long_sentence(text: str, span: Span, count: TokenCounter, max_tokens: i
     return pieces
 
 
+def item_marker(text: str, start: int) -> int | None:
+    """Where the list marker of the item whose first sentence starts at ``start`` begins (after the line's
+    indentation): the marker opens the line and the sentence starts right after it (``- Drop Python 3.8
+    support``); None when the sentence at ``start`` opens no list item."""
+    line = text.rfind("\n", 0, start) + 1
+    marker = LIST_MARKER.match(text, line)
+    if marker is None or marker.end() != start:
+        return None
+    return line + len(marker.group()) - len(marker.group().lstrip())
+
+
 def _chunk_start(text: str, span: Span) -> int:
     """Where a chunk beginning with sentence ``span`` begins: at its list marker when the sentence is the first of a
-    list item (``- Drop Python 3.8 support``), so that the chunk's first item reads as one, as every other item of
-    the list does (the judge knows an item by its marker); at the sentence otherwise."""
-    line = text.rfind("\n", 0, span[0]) + 1
-    marker = LIST_MARKER.match(text, line)
-    if marker is None or marker.end() != span[0]:
-        return span[0]
-    return line + len(marker.group()) - len(marker.group().lstrip())
+    list item (:func:`item_marker`), so that the chunk's first item reads as one, as every other item of the list
+    does (the judge knows an item by its marker); at the sentence otherwise."""
+    marker = item_marker(text, span[0])
+    return span[0] if marker is None else marker
 
 
 def _starts_cleanly(text: str, start: int, span: Span, following: Span | None) -> bool:

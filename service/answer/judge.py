@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from ingest.chunking import LIST_MARKER, split_sentences
+from ingest.chunking import item_marker, split_sentences
 from service.answer.lexical import tokenize
 from service.answer.reader import Reader, ReaderWeights
 from service.answer.retrieval import Passage
@@ -220,13 +220,12 @@ ITEM_WORDS = 3  # an item of fewer words is a name or a term (`Mathias Bynens`),
 
 def list_item(text: str, start: int, sentence: str) -> bool:
     """Whether the sentence at ``start`` of ``text`` is the first sentence of a list item worth quoting: its line
-    opens with a list marker (the splitter's :data:`ingest.chunking.LIST_MARKER`, after which the sentence
-    starts) and it says at least ``ITEM_WORDS`` words that are no code. A changelog's and a
-    feature list's items end with no full stop (``perf: improved speed for large inputs (~+20%)``, ``Windows via
-    CryptoAPI``) and may wrap over lines; the marker says they are items, not headings nor code, so
+    opens with a list marker right before it (:func:`ingest.chunking.item_marker`, the splitter's own) and it
+    says at least ``ITEM_WORDS`` words that are no code. A changelog's and a feature list's items end with no
+    full stop (``perf: improved speed for large inputs (~+20%)``, ``Windows via CryptoAPI``) and may wrap over
+    lines; the marker says they are items, not headings nor code, so
     :func:`is_prose`'s rule for a line without a stop does not apply to them."""
-    marker = LIST_MARKER.match(text, text.rfind("\n", 0, start) + 1)
-    if marker is None or marker.end() != start:
+    if item_marker(text, start) is None:
         return False
     words = sentence.split()
     return len(words) >= ITEM_WORDS and not asks(sentence) and _code_share(sentence) <= MAX_CODE_SHARE
