@@ -36,27 +36,16 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "evals"))
+
+from cross_encoder import load  # noqa: E402  (the training sets' questions as train-judge --cache kept them)
 
 from ingest.chunking import split_sentences  # noqa: E402
 from service.evaluation import reader_training  # noqa: E402
-from service.evaluation.training import Example, cache_file, folds, load_cached, reader_key  # noqa: E402
-from service.settings import Settings  # noqa: E402
+from service.evaluation.training import Example, folds, reader_key  # noqa: E402
 
 CONTEXT = 32  # word pieces read of each neighbour
 SETS = ("squad2", "clapnq", "docs")
-
-
-def load(cache: Path) -> list[Example]:
-    """The training sets' questions and candidates as ``train-judge --cache`` kept them."""
-    from service.cli import TRAINING_SETS
-
-    examples: list[Example] = []
-    for spec in TRAINING_SETS:
-        name, _, files = spec.partition("=")
-        corpus, questions = (Path(p) for p in files.partition(",")[::2])
-        kept = cache_file(cache, name, corpus, questions.read_bytes(), 5, None, Settings())
-        examples += [e.refeaturize() for e in load_cached(kept.read_bytes())]
-    return examples
 
 
 def neighbours(examples: list[Example]) -> dict[str, list[list[int]]]:
@@ -66,9 +55,9 @@ def neighbours(examples: list[Example]) -> dict[str, list[list[int]]]:
     out: dict[str, list[list[int]]] = {}
     for e in examples:
         texts = []
+        split = {i: split_sentences(e.passages[i].chunk.text) for i in {c.passage for c in e.candidates.items}}
         for c in e.candidates.items:
-            text = e.passages[c.passage].chunk.text
-            spans = split_sentences(text)
+            text, spans = e.passages[c.passage].chunk.text, split[c.passage]
             before = text[slice(*spans[c.sentence - 1])] if c.sentence > 0 else ""
             after = text[slice(*spans[c.sentence + 1])] if c.sentence + 1 < len(spans) else ""
             texts += [before, after]
