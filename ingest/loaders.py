@@ -38,7 +38,7 @@ from ingest.titles import clip, file_title, plain_text_title
 __all__ = ["LOADABLE", "LoadProblem", "html_to_text", "load_path", "markdown_to_text", "file_doc_id"]
 
 # Changes whenever a loader would give other text for the same file: part of Indexer.recipe.
-LOADER_VERSION = "text-4"
+LOADER_VERSION = "text-5"
 
 
 @dataclass(frozen=True)

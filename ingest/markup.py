@@ -8,16 +8,17 @@ step); fenced and indented code stays as it is, a block of its own. YAML front m
 ``title:`` is the title. Title: front matter, else the first level-1 heading, else a heading the document
 opens with.
 
-**HTML** is parsed by selectolax (lexbor, an HTML5 parser). The main content is ``<main>`` (or
-``role="main"``), else the page's only ``<article>``, else ``<body>``; inside it everything a reader skips is
-dropped: ``script``, ``style``, ``noscript``, ``template``, ``svg``, ``math``, ``nav``, ``aside``, ``footer``,
-``form`` and its controls, ``iframe``/``object``/``embed``/``canvas``/media, ``<header>`` outside an article
-(the site banner), hidden elements (``hidden``, ``aria-hidden="true"``, ``display:none``), landmark roles other
-than main (navigation, banner, contentinfo, search, complementary, menu...), and elements whose class or id is
-a navigation word (nav, navbar, navheader, navfooter, sidebar, menu, breadcrumb(s), toc, pagination, pager,
-footer, cookie(s), skip). Block elements (p, div, section, li, h1-h6, pre, tr, dt/dd, blockquote...) become
-lines; ``<br>`` a line break; images are dropped. Title: ``<title>``, else the first ``<h1>``, else a heading
-the content opens with.
+**HTML** is parsed by selectolax (lexbor, an HTML5 parser). The main content is ``<main>`` (or ``role="main"``),
+else the page's only ``<article>``, else ``<body>``; inside it everything a reader skips is dropped: ``script``,
+``style``, ``noscript``, ``template``, ``svg``, ``math``, ``nav``, ``aside``, ``footer``, ``form`` and its controls,
+``iframe``/``object``/``embed``/``canvas``/media, ``<header>`` outside an article (the site banner), hidden elements
+(``hidden``, ``aria-hidden="true"``, ``display:none``), landmark roles other than main (navigation, banner,
+contentinfo, search, complementary, menu...), and elements whose class or id is a navigation word (nav, navbar,
+navheader, navfooter, sidebar, menu, breadcrumb(s), toc, pagination, pager, footer, cookie(s), skip) or ``boring``
+(mdBook's hidden lines of a code listing), and a heading's permalink (a link to an anchor that says only ``#``,
+``¶``, ``§`` or ``🔗``). A ``<pre>`` keeps its lines and spaces, without what is dropped inside it (a copy button).
+Block elements (p, div, section, li, h1-h6, pre, tr, dt/dd, blockquote...) become lines; ``<br>`` a line break;
+images are dropped. Title: ``<title>``, else the first ``<h1>``, else a heading the content opens with.
 
 Measured (words of ``<body>`` without scripts and styles; the first page is ``tests/test_html_extraction.py``'s,
 the others are documentation pages found on this machine):
@@ -147,7 +148,11 @@ DROP_ROLES = {
 DROP_NAMES = {
     "nav", "navbar", "navigation", "navheader", "navfooter", "sidebar", "menu", "menubar", "breadcrumb",
     "breadcrumbs", "toc", "pagination", "pager", "footer", "cookie", "cookies", "skip",
+    "boring",  # mdBook's hidden lines of a code listing (the page shows them only on request)
 }
+# what a heading's permalink says: ``<a class="headerlink" href="#x">¶</a>`` (Sphinx), ``<a class="mark"
+# href="#x">#</a>`` (Node.js), ``§``, ``🔗``
+PERMALINK_GLYPHS = {"#", "¶", "§", "🔗", "⚓", "⚓︎"}
 BLOCK_TAGS = {
     "p", "div", "section", "article", "main", "header", "address", "blockquote", "figure", "figcaption",
     "details", "summary", "dl", "dt", "dd", "center", "fieldset", "legend", "hgroup", "hr", "body", "html",
@@ -178,6 +183,9 @@ def _dropped(node: LexborNode, in_article: bool) -> str:
     if tag == "header" and not in_article:
         return "header"
     attrs = node.attributes
+    if tag == "a" and (attrs.get("href") or "").startswith("#") \
+            and (node.text(deep=True) or "").strip() in PERMALINK_GLYPHS:
+        return "permalink"
     if "hidden" in attrs or (attrs.get("aria-hidden") or "").lower() == "true":
         return "hidden"
     if _HIDDEN_STYLE.search(attrs.get("style") or ""):
@@ -232,6 +240,21 @@ class _Html:
                 stack.extend(reversed(_children(current)))
         return _HTML_SPACE.sub(" ", "".join(parts)).strip()
 
+    def code_of(self, node: LexborNode) -> str:
+        """A ``<pre>`` element's text as it is (its line breaks and spaces), what is not content left out (the
+        copy button beside the code, mdBook's hidden lines)."""
+        parts: list[str] = []
+        stack = [node]
+        while stack:
+            current = stack.pop()
+            if current.tag == "-text":
+                parts.append(current.text_content or "")
+            elif current.tag == "br":
+                parts.append("\n")
+            elif current.tag and not current.tag.startswith("-") and (current is node or not self._skip(current)):
+                stack.extend(reversed(_children(current)))
+        return "".join(parts)
+
     def _skip(self, node: LexborNode) -> bool:
         reason = _dropped(node, self.in_article)
         if reason:
@@ -259,7 +282,7 @@ class _Html:
                     self.out.heading(HEADINGS[tag], self.text_of(child))
             elif tag == "pre":
                 self.flush()
-                self.out.code(child.text(deep=True) or "")
+                self.out.code(self.code_of(child))
             elif tag in ("ul", "ol", "menu"):
                 self.flush()
                 start = child.attributes.get("start") or "1"

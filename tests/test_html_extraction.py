@@ -124,3 +124,20 @@ def test_layout_tables_are_read_as_blocks() -> None:
     cell = "A long paragraph of the page's text. " * 10
     _, text = html_to_text(f"<table><tr><td><p>{cell}</p><p>Second.</p></td></tr></table>")
     assert text == f"{cell.strip()}\n\nSecond."
+
+
+def test_permalinks_copy_buttons_and_hidden_code_lines_are_not_text() -> None:
+    """What documentation generators put beside the text: a heading's permalink (Node.js ``#``, Sphinx ``¶``), the
+    copy button inside a code block (Node.js), and mdBook's hidden lines of a listing. A link to an anchor that
+    says words stays."""
+    _, text = html_to_text(
+        "<main><h2>readStream.isRaw<a class='mark' href='#readstreamisraw' id='readstreamisraw'>#</a></h2>"
+        "<p>A <code>boolean</code> that is <code>true</code> when raw. See <a href='#modes'>the modes</a>.</p>"
+        "<pre><code class='language-js'><span class='hljs-keyword'>const</span> tty = require('node:tty');"
+        "</code> <button class='copy-button'>copy</button></pre>"
+        "<h3>Versions<a class='headerlink' href='#versions' title='Permalink to this heading'>¶</a></h3>"
+        "<pre><code><span class='boring'>fn main() {\n</span>let hello = String::from(\"Hola\");\n"
+        "<span class='boring'>}</span></code></pre></main>"
+    )
+    assert text == ("readStream.isRaw\n\nA boolean that is true when raw. See the modes.\n\n"
+                    "const tty = require('node:tty');\n\nVersions\n\nlet hello = String::from(\"Hola\");")
