@@ -228,21 +228,16 @@ class _Html:
 
     def text_of(self, node: LexborNode) -> str:
         """An element's text on one line, what is not content left out."""
-        parts: list[str] = []
-        stack = [node]
-        while stack:
-            current = stack.pop()
-            if current.tag == "-text":
-                parts.append(current.text_content or "")
-            elif current.tag and not current.tag.startswith("-") and (current is node or not self._skip(current)):
-                if current.tag in BLOCK_TAGS or current.tag == "br":
-                    parts.append(" ")
-                stack.extend(reversed(_children(current)))
-        return _HTML_SPACE.sub(" ", "".join(parts)).strip()
+        return _HTML_SPACE.sub(" ", self._content(node, code=False)).strip()
 
     def code_of(self, node: LexborNode) -> str:
         """A ``<pre>`` element's text as it is (its line breaks and spaces), what is not content left out (the
         copy button beside the code, mdBook's hidden lines)."""
+        return self._content(node, code=True)
+
+    def _content(self, node: LexborNode, code: bool) -> str:
+        """The text under ``node`` without what :meth:`_skip` drops; a ``<br>`` is a line break in ``code``, and
+        outside it a space, as is every block element's start."""
         parts: list[str] = []
         stack = [node]
         while stack:
@@ -250,8 +245,10 @@ class _Html:
             if current.tag == "-text":
                 parts.append(current.text_content or "")
             elif current.tag == "br":
-                parts.append("\n")
+                parts.append("\n" if code else " ")
             elif current.tag and not current.tag.startswith("-") and (current is node or not self._skip(current)):
+                if not code and current.tag in BLOCK_TAGS:
+                    parts.append(" ")
                 stack.extend(reversed(_children(current)))
         return "".join(parts)
 
