@@ -14,11 +14,13 @@ else the page's only ``<article>``, else ``<body>``; inside it everything a read
 ``iframe``/``object``/``embed``/``canvas``/media, ``<header>`` outside an article (the site banner), hidden elements
 (``hidden``, ``aria-hidden="true"``, ``display:none``), landmark roles other than main (navigation, banner,
 contentinfo, search, complementary, menu...), and elements whose class or id is a navigation word (nav, navbar,
-navheader, navfooter, sidebar, menu, breadcrumb(s), toc, pagination, pager, footer, cookie(s), skip) or ``boring``
-(mdBook's hidden lines of a code listing), and a heading's permalink (a link to an anchor that says only ``#``,
-``¶``, ``§`` or ``🔗``). A ``<pre>`` keeps its lines and spaces, without what is dropped inside it (a copy button).
-Block elements (p, div, section, li, h1-h6, pre, tr, dt/dd, blockquote...) become lines; ``<br>`` a line break;
-images are dropped. Title: ``<title>``, else the first ``<h1>``, else a heading the content opens with.
+navheader, navfooter, sidebar, menu, breadcrumb(s), toc, pagination, pager, footer, cookie(s), skip), and a
+heading's permalink (a link to an anchor that says only ``#``, ``¶``, ``§`` or ``🔗``). A ``<pre>`` keeps its lines
+and spaces (a ``<br>`` in it is a line break), without the controls, hidden elements and mdBook's hidden lines
+(``class="boring"``) inside it (a copy button is no code); the classes inside it (a language, mdBook's ``ignore
+skip``) are not read as navigation words. Block elements (p, div, section, li, h1-h6, pre, tr, dt/dd, blockquote...) become lines;
+``<br>`` a line break; images are dropped. Title: ``<title>``, else the first ``<h1>``, else a heading the content
+opens with.
 
 Measured (words of ``<body>`` without scripts and styles; the first page is ``tests/test_html_extraction.py``'s,
 the others are documentation pages found on this machine):
@@ -148,8 +150,8 @@ DROP_ROLES = {
 DROP_NAMES = {
     "nav", "navbar", "navigation", "navheader", "navfooter", "sidebar", "menu", "menubar", "breadcrumb",
     "breadcrumbs", "toc", "pagination", "pager", "footer", "cookie", "cookies", "skip",
-    "boring",  # mdBook's hidden lines of a code listing (the page shows them only on request)
 }
+HIDDEN_CODE = "boring"  # the class of mdBook's hidden lines of a code listing (the page shows them on request)
 # what a heading's permalink says: ``<a class="headerlink" href="#x">¶</a>`` (Sphinx), ``<a class="mark"
 # href="#x">#</a>`` (Node.js), ``§``, ``🔗``
 PERMALINK_GLYPHS = {"#", "¶", "§", "🔗", "⚓", "⚓︎"}
@@ -202,6 +204,23 @@ def _dropped(node: LexborNode, in_article: bool) -> str:
     return ""
 
 
+def _dropped_in_code(node: LexborNode) -> str:
+    """Why ``node``, inside a ``<pre>``, is not part of the code ('' when it is): a control (the copy button),
+    a hidden element, or mdBook's hidden lines. Not the navigation words: a code block's classes are its
+    language and options (mdBook's ``class="language-rust ignore skip"``)."""
+    tag = node.tag or ""
+    if tag in DROP_TAGS:
+        return tag
+    attrs = node.attributes
+    if "hidden" in attrs or (attrs.get("aria-hidden") or "").lower() == "true":
+        return "hidden"
+    if _HIDDEN_STYLE.search(attrs.get("style") or ""):
+        return "hidden"
+    if HIDDEN_CODE in (attrs.get("class") or "").split():
+        return "hidden code"
+    return ""
+
+
 def _link_share(node: LexborNode) -> float:
     """The share of an element's words that are link text (a page header of "Next: ..., Up: ..." links)."""
     words = len((node.text(deep=True) or "").split())
@@ -246,14 +265,15 @@ class _Html:
                 parts.append(current.text_content or "")
             elif current.tag == "br":
                 parts.append("\n" if code else " ")
-            elif current.tag and not current.tag.startswith("-") and (current is node or not self._skip(current)):
+            elif current.tag and not current.tag.startswith("-") and (current is node
+                                                                        or not self._skip(current, code)):
                 if not code and current.tag in BLOCK_TAGS:
                     parts.append(" ")
                 stack.extend(reversed(_children(current)))
         return "".join(parts)
 
-    def _skip(self, node: LexborNode) -> bool:
-        reason = _dropped(node, self.in_article)
+    def _skip(self, node: LexborNode, code: bool = False) -> bool:
+        reason = _dropped_in_code(node) if code else _dropped(node, self.in_article)
         if reason:
             words = len((node.text(deep=True) or "").split()) if node.tag not in ("script", "style") else 0
             self.dropped.append((reason, words))

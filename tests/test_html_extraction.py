@@ -141,3 +141,10 @@ def test_permalinks_copy_buttons_and_hidden_code_lines_are_not_text() -> None:
     )
     assert text == ("readStream.isRaw\n\nA boolean that is true when raw. See the modes.\n\n"
                     "const tty = require('node:tty');\n\nVersions\n\nlet hello = String::from(\"Hola\");")
+
+
+def test_a_code_blocks_classes_are_no_navigation_words() -> None:
+    """mdBook writes a fence's options as classes (``ignore skip``): the listing stays, as does a ``<br>`` in it."""
+    _, text = html_to_text("<main><pre><code class='language-rust ignore skip'>pub enum E {\n    Variant1{f1: i32}\n}"
+                           "</code></pre><pre>int f (int a,<br>       int b);</pre></main>")
+    assert text == "pub enum E {\n    Variant1{f1: i32}\n}\n\nint f (int a,\n       int b);"
