@@ -18,9 +18,9 @@ navheader, navfooter, sidebar, menu, breadcrumb(s), toc, pagination, pager, foot
 heading's permalink (a link to an anchor that says only ``#``, ``¶``, ``§`` or ``🔗``). A ``<pre>`` keeps its lines
 and spaces (a ``<br>`` in it is a line break), without the controls, hidden elements and mdBook's hidden lines
 (``class="boring"``) inside it (a copy button is no code); the classes inside it (a language, mdBook's ``ignore
-skip``) are not read as navigation words. Block elements (p, div, section, li, h1-h6, pre, tr, dt/dd, blockquote...) become lines;
-``<br>`` a line break; images are dropped. Title: ``<title>``, else the first ``<h1>``, else a heading the content
-opens with.
+skip``) are not read as navigation words. Block elements (p, div, section, li, h1-h6, pre, tr, dt/dd, blockquote...)
+become lines; ``<br>`` a line break; images are dropped. Title: ``<title>``, else the first ``<h1>``, else a heading
+the content opens with.
 
 Measured (words of ``<body>`` without scripts and styles; the first page is ``tests/test_html_extraction.py``'s,
 the others are documentation pages found on this machine):
