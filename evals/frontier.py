@@ -9,8 +9,8 @@ an answer that does not depend on the thresholds ``train-judge`` happened to pic
     .venv/bin/python evals/frontier.py --cache .citeqa/judge-cache
 
 It reads the examples ``citeqa train-judge --cache`` collected and the readers it kept there (run that once
-first; a minute when both are cached), fits each fold's models on the other folds as ``train-judge`` does, and
-writes ``evals/results/frontier.json`` (per set: every setting's precision, recall and balanced abstention).
+first; then about 4 minutes), fits each fold's models on the other folds as ``train-judge`` does, and writes
+``evals/results/frontier.json`` (per set: every setting's precision, recall and balanced abstention).
 """
 
 from __future__ import annotations
@@ -31,37 +31,20 @@ from cross_encoder import load  # noqa: E402  (the training sets' questions as t
 
 from service.evaluation import scores  # noqa: E402
 from service.evaluation.training import (  # noqa: E402
-    FOLDS,
     Decision,
     Judged,
     decide,
-    fit,
-    folds,
-    judged,
+    judged_out_of_fold,
     read_out_of_fold,
     score_rows,
     withhold_gold,
 )
 
 SETS = ("clapnq", "squad2", "docs")
-SENTENCE_THRESHOLDS = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
+SENTENCE_THRESHOLDS = (0.0, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
 REFUSE_THRESHOLDS = tuple(float(t) for t in np.round(np.arange(0.05, 0.951, 0.05), 2))
 TOP_K = (1, 2, 3, 4, 6)
 METRICS = ("citation_precision", "citation_recall", "abstention_balanced_accuracy")
-
-
-def held_out(examples: list[Any], recipe: dict[str, Any]) -> list[tuple[Judged, Any]]:
-    """Every question of :data:`SETS` judged by the models fitted on the other folds, with those models."""
-    fold_of = folds(examples)
-    out: list[tuple[Judged, Any]] = []
-    for fold in range(FOLDS):
-        train = [e for e in examples if fold_of[(e.set, e.group)] != fold]
-        held = [e for e in examples if fold_of[(e.set, e.group)] == fold and e.set in SETS
-                and len(e.candidates.items)]
-        model = fit(train, recipe)
-        out += [(item, model) for item in judged(held, model)]
-        print(f"fold {fold}: {len(held)} questions", flush=True)
-    return out
 
 
 def summary(items: list[Judged], decisions: list[Decision]) -> dict[str, float]:
@@ -70,7 +53,7 @@ def summary(items: list[Judged], decisions: list[Decision]) -> dict[str, float]:
 
 
 def top_k(item: Judged, model: Any, k: int, refuse: bool) -> Decision:
-    """The question's k best-rated sentences, in document order; none when ``refuse`` and the model refuses."""
+    """The question's k best-rated sentences (of any passage); none when ``refuse`` and the model refuses."""
     order = [int(i) for i in np.argsort(-item.probabilities, kind="stable")[:k]]
     answers = not refuse or model.answers(item.answerable, item.confidence, model.refuse_threshold)
     return Decision(item.answerable, item.confidence, sorted(order) if answers else [], order[0])
@@ -84,7 +67,7 @@ def main() -> None:
     recipe = json.loads((ROOT / "service" / "answer" / "judge_model.json").read_text())["recipe"]
     examples, _ = read_out_of_fold(load(args.cache), int(recipe["seed"]), print, args.cache)
     examples += withhold_gold(examples, recipe["withheld_sets"])
-    pairs = held_out(examples, recipe)
+    pairs = judged_out_of_fold(examples, recipe, SETS)
     report: dict[str, Any] = {}
     for name in SETS:
         part = [(item, model) for item, model in pairs if item.example.set == name]

@@ -10,17 +10,17 @@ opens with.
 
 **HTML** is parsed by selectolax (lexbor, an HTML5 parser). The main content is ``<main>`` (or ``role="main"``),
 else the page's only ``<article>``, else ``<body>``; inside it everything a reader skips is dropped: ``script``,
-``style``, ``noscript``, ``template``, ``svg``, ``math``, ``nav``, ``aside``, ``footer``, ``form`` and its controls,
-``iframe``/``object``/``embed``/``canvas``/media, ``<header>`` outside an article (the site banner), hidden elements
-(``hidden``, ``aria-hidden="true"``, ``display:none``), landmark roles other than main (navigation, banner,
-contentinfo, search, complementary, menu...), and elements whose class or id is a navigation word (nav, navbar,
-navheader, navfooter, sidebar, menu, breadcrumb(s), toc, pagination, pager, footer, cookie(s), skip), and a
-heading's permalink (a link to an anchor that says only ``#``, ``¶``, ``§`` or ``🔗``). A ``<pre>`` keeps its lines
-and spaces (a ``<br>`` in it is a line break), without the controls, hidden elements and mdBook's hidden lines
-(``class="boring"``) inside it (a copy button is no code); the classes inside it (a language, mdBook's ``ignore
-skip``) are not read as navigation words. Block elements (p, div, section, li, h1-h6, pre, tr, dt/dd, blockquote...)
-become lines; ``<br>`` a line break; images are dropped. Title: ``<title>``, else the first ``<h1>``, else a heading
-the content opens with.
+``style``, ``noscript``, ``template``, ``svg``, ``math``, ``nav``, ``aside``, ``footer``, ``form`` and its
+controls, ``iframe``/``object``/``embed``/``canvas``/media, ``<header>`` outside an article (the site banner),
+hidden elements (``hidden``, ``aria-hidden="true"``, ``display:none``), landmark roles other than main
+(navigation, banner, contentinfo, search, complementary, menu...), and elements whose class or id is a navigation
+word (nav, navbar, navheader, navfooter, sidebar, menu, breadcrumb(s), toc, pagination, pager, footer, cookie(s),
+skip), and a heading's permalink (a link to an anchor that says only ``#``, ``¶``, ``§``, ``🔗`` or ``⚓``). A
+``<pre>`` keeps its lines and spaces (a ``<br>`` in it is a line break), without the controls, hidden elements and
+mdBook's hidden lines (``class="boring"``) inside it (a copy button is no code); the classes inside it (a
+language, mdBook's ``ignore skip``) are not read as navigation words. Block elements (p, div, section, li, h1-h6,
+pre, tr, dt/dd, blockquote...) become lines; ``<br>`` a line break; images are dropped. Title: ``<title>``, else
+the first ``<h1>``, else a heading the content opens with.
 
 Measured (words of ``<body>`` without scripts and styles; the first page is ``tests/test_html_extraction.py``'s,
 the others are documentation pages found on this machine):
@@ -188,9 +188,7 @@ def _dropped(node: LexborNode, in_article: bool) -> str:
     if tag == "a" and (attrs.get("href") or "").startswith("#") \
             and (node.text(deep=True) or "").strip() in PERMALINK_GLYPHS:
         return "permalink"
-    if "hidden" in attrs or (attrs.get("aria-hidden") or "").lower() == "true":
-        return "hidden"
-    if _HIDDEN_STYLE.search(attrs.get("style") or ""):
+    if _hidden(attrs):
         return "hidden"
     role = (attrs.get("role") or "").lower()
     if role in DROP_ROLES:
@@ -202,6 +200,12 @@ def _dropped(node: LexborNode, in_article: bool) -> str:
     if "header" in names and tag in ("div", "p", "section", "ul", "table") and _link_share(node) >= 0.5:
         return "header of links"
     return ""
+
+
+def _hidden(attrs: dict[str, str | None]) -> bool:
+    """Whether an element's attributes hide it: ``hidden``, ``aria-hidden="true"``, ``display:none``."""
+    return ("hidden" in attrs or (attrs.get("aria-hidden") or "").lower() == "true"
+            or bool(_HIDDEN_STYLE.search(attrs.get("style") or "")))
 
 
 # what may be left out of a <pre> (_dropped_in_code), or read otherwise (a <br>)
@@ -216,9 +220,7 @@ def _dropped_in_code(node: LexborNode) -> str:
     if tag in DROP_TAGS:
         return tag
     attrs = node.attributes
-    if "hidden" in attrs or (attrs.get("aria-hidden") or "").lower() == "true":
-        return "hidden"
-    if _HIDDEN_STYLE.search(attrs.get("style") or ""):
+    if _hidden(attrs):
         return "hidden"
     if HIDDEN_CODE in (attrs.get("class") or "").split():
         return "hidden code"

@@ -24,7 +24,7 @@ import logging
 import pickle
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -472,17 +472,26 @@ def folds(examples: Sequence[Example]) -> dict[tuple[str, str], int]:
     return out
 
 
-def cross_validate(examples: Sequence[Example], recipe: dict[str, Any]) -> dict[str, list[tuple[Example, Decision]]]:
-    """Each example decided by the model fitted on the other folds: {set name: [(example, decision)]}."""
-    out: dict[str, list[tuple[Example, Decision]]] = {}
+def judged_out_of_fold(examples: Sequence[Example], recipe: dict[str, Any],
+                       sets: Collection[str] | None = None) -> list[tuple[Judged, JudgeModel]]:
+    """Each example (of ``sets``; all when None) judged by the model fitted on the other folds, with that model."""
+    out: list[tuple[Judged, JudgeModel]] = []
     fold_of = folds(examples)
     for fold in range(FOLDS):
         train = [e for e in examples if fold_of[(e.set, e.group)] != fold]
-        held = [e for e in examples if fold_of[(e.set, e.group)] == fold and len(e.candidates.items)]
+        held = [e for e in examples if fold_of[(e.set, e.group)] == fold and len(e.candidates.items)
+                and (sets is None or e.set in sets)]
         model = fit(train, recipe)
-        for item in judged(held, model):
-            decision = decide(item, model, model.sentence_threshold, model.refuse_threshold)
-            out.setdefault(item.example.set, []).append((item.example, decision))
+        out += [(item, model) for item in judged(held, model)]
+    return out
+
+
+def cross_validate(examples: Sequence[Example], recipe: dict[str, Any]) -> dict[str, list[tuple[Example, Decision]]]:
+    """Each example decided by the model fitted on the other folds: {set name: [(example, decision)]}."""
+    out: dict[str, list[tuple[Example, Decision]]] = {}
+    for item, model in judged_out_of_fold(examples, recipe):
+        decision = decide(item, model, model.sentence_threshold, model.refuse_threshold)
+        out.setdefault(item.example.set, []).append((item.example, decision))
     return out
 
 
