@@ -9,7 +9,7 @@ an answer that does not depend on the thresholds ``train-judge`` happened to pic
     .venv/bin/python evals/frontier.py --cache .citeqa/judge-cache
 
 It reads the examples ``citeqa train-judge --cache`` collected and the readers it kept there (run that once
-first; then about 4 minutes), fits each fold's models on the other folds as ``train-judge`` does, and writes
+first; then about 5 minutes), fits each fold's models on the other folds as ``train-judge`` does, and writes
 ``evals/results/frontier.json`` (per set: every setting's precision, recall and balanced abstention).
 """
 
