@@ -213,7 +213,7 @@ class Server:
             try:
                 if client.get(self.url + "/healthz", timeout=2).status_code == 200:
                     return time.perf_counter() - self.started
-            except Exception:  # noqa: BLE001 - not listening yet
+            except Exception:  # not listening yet
                 pass
             time.sleep(0.05)
         raise RuntimeError("citeqa serve was not ready in time")

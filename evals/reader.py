@@ -54,10 +54,10 @@ class Reader:
         self.body = AutoModel.from_pretrained(path)
         self.head = torch.nn.Linear(self.body.config.hidden_size, 1)
 
-    def parameters(self):  # noqa: ANN201
+    def parameters(self):
         return list(self.body.parameters()) + list(self.head.parameters())
 
-    def logits(self, question: str, text: str, spans: list[tuple[int, int]]):  # noqa: ANN201
+    def logits(self, question: str, text: str, spans: list[tuple[int, int]]):
         torch = self.torch
         encoded = self.tokenizer(question, text, truncation="only_second", max_length=MAX_LENGTH,
                                  return_offsets_mapping=True, return_tensors="pt")
