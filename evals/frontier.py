@@ -55,7 +55,7 @@ def summary(items: list[Judged], decisions: list[Decision]) -> dict[str, float]:
 def top_k(item: Judged, model: Any, k: int, refuse: bool) -> Decision:
     """The question's k best-rated sentences (of any passage); none when ``refuse`` and the model refuses."""
     order = [int(i) for i in np.argsort(-item.probabilities, kind="stable")[:k]]
-    answers = not refuse or model.answers(item.answerable, item.confidence, model.refuse_threshold)
+    answers = not refuse or model.answers(item.answerable, item.confidence)
     return Decision(item.answerable, item.confidence, sorted(order) if answers else [], order[0])
 
 
